@@ -1,0 +1,115 @@
+"""One WindowedFeatureTable declaration -> its tiles asset, snapshot asset and checks."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import dagster as dg
+
+from feature_assets.features.checks import build_snapshot_checks
+from feature_assets.lib.metadata import column_schema, table_metadata
+from feature_assets.partitions import daily_partitions, partition_days
+from feature_assets.raw.assets import raw_asset_key
+from feature_store.feature_tables import tile_columns, write_snapshots, write_tiles
+from feature_store.specs import WindowedFeatureTable
+from feature_store.timeutil import parse_day
+from resources import DeltaLakeResource, SparkResource
+
+FEATURES_GROUP = "features"
+# Snapshots are due by the evening after their day; warn a few hours earlier.
+FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=30))
+
+
+@dataclass(frozen=True)
+class FeatureTableDefs:
+    tiles: dg.AssetsDefinition
+    snapshots: dg.AssetsDefinition
+    checks: list[dg.AssetChecksDefinition]
+
+
+def tiles_key(spec: WindowedFeatureTable) -> dg.AssetKey:
+    return dg.AssetKey(spec.tiles_table.split(".")[-1])
+
+
+def snapshots_key(spec: WindowedFeatureTable) -> dg.AssetKey:
+    return dg.AssetKey(spec.short_name)
+
+
+def build_feature_table(
+    spec: WindowedFeatureTable,
+    tiles_condition: dg.AutomationCondition | None = None,
+    snapshot_condition: dg.AutomationCondition | None = None,
+) -> FeatureTableDefs:
+    @dg.asset(
+        key=tiles_key(spec),
+        deps=[raw_asset_key(spec.source)],
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        automation_condition=tiles_condition,
+        freshness_policy=FRESHNESS,
+        group_name=FEATURES_GROUP,
+        kinds={"spark", "delta"},
+        description=f"Per-{'/'.join(spec.keys)} daily partial aggregates (tiles) that {spec.short_name} combines into windows.",
+        metadata={**table_metadata(spec.tiles_table), **column_schema(tile_columns(spec))},
+        code_version="1",
+        owners=list(spec.owners),
+        tags={"layer": "tiles"},
+    )
+    def tiles(context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource) -> dg.MaterializeResult:
+        day_list = partition_days(context)
+        result = write_tiles(delta.tables(spark.get_session()), spec, day_list[0], day_list[-1])
+        return dg.MaterializeResult(metadata=_write_metadata(result))
+
+    @dg.asset(
+        key=snapshots_key(spec),
+        deps=[
+            dg.AssetDep(
+                tiles_key(spec),
+                partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-spec.lookback_days, end_offset=0),
+            )
+        ],
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        automation_condition=snapshot_condition,
+        freshness_policy=FRESHNESS,
+        group_name=FEATURES_GROUP,
+        kinds={"spark", "delta"},
+        description=spec.description,
+        metadata={
+            **table_metadata(spec.name),
+            **column_schema(spec.schema()),
+            "primary_keys": dg.MetadataValue.json(list(spec.keys)),
+            "timestamp_key": spec.timestamp_key,
+            "windows_days": dg.MetadataValue.json(list(spec.windows)),
+        },
+        code_version="1",
+        owners=list(spec.owners),
+        tags={**spec.tags, "layer": "features"},
+    )
+    def snapshots(
+        context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource
+    ) -> dg.MaterializeResult:
+        day_list = partition_days(context)
+        history_start = parse_day(daily_partitions.start.date())
+        result = write_snapshots(delta.tables(spark.get_session()), spec, day_list[0], day_list[-1], history_start)
+        if result.missing_input_days:
+            context.log.warning(
+                f"{spec.short_name}: computed without tiles for {len(result.missing_input_days)} lookback day(s) "
+                f"{result.missing_input_days[:10]}; windows covering them undercount until they are backfilled"
+            )
+        return dg.MaterializeResult(
+            metadata={
+                **_write_metadata(result),
+                "missing_tile_days": dg.MetadataValue.json(result.missing_input_days),
+            }
+        )
+
+    return FeatureTableDefs(tiles, snapshots, build_snapshot_checks(spec, snapshots_key(spec)))
+
+
+def _write_metadata(result) -> dict:
+    metadata = {
+        "dagster/row_count": result.rows,
+        "rows_by_day": dg.MetadataValue.json(result.rows_by_day),
+        "table_version": result.version,
+    }
+    return metadata

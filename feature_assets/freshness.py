@@ -1,0 +1,21 @@
+"""Per-partition freshness: the latest daily partition must be materialized within
+FRESHNESS_HOURS of its day ending. These checks run in CI and from the sensor below."""
+
+import os
+
+import dagster as dg
+
+from feature_assets.features.assets import feature_tables
+
+FRESHNESS_HOURS = int(os.environ.get("FEATURE_STORE_FRESHNESS_HOURS", "6"))
+
+freshness_checks = dg.build_time_partition_freshness_checks(
+    assets=[a for table in feature_tables for a in (table.tiles, table.snapshots)],
+    deadline_cron=f"0 {FRESHNESS_HOURS} * * *",
+    timezone="UTC",
+    severity=dg.AssetCheckSeverity.WARN,
+)
+
+freshness_sensor = dg.build_sensor_for_freshness_checks(
+    freshness_checks=freshness_checks, default_status=dg.DefaultSensorStatus.RUNNING
+)

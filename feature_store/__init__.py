@@ -1,0 +1,5 @@
+"""The feature store engine and client. Usable without Dagster: nothing here imports it."""
+
+from feature_store.settings import Settings
+
+__all__ = ["Settings"]

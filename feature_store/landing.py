@@ -1,0 +1,94 @@
+"""Landing zones: where daily raw files arrive, as <source>/date=YYYY-MM-DD/<file>.parquet.
+
+The sensors list what has landed; ingestion stages a day's files to paths Spark can read and
+moves unreadable files aside into <source>/_quarantine/ so a retry doesn't trip on them again
+and nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+DAY_FOLDER = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+QUARANTINE = "_quarantine"
+
+
+@dataclass(frozen=True, order=True)
+class LandedFile:
+    name: str
+    size: int
+    modified: float
+
+
+def fingerprint(files: list[LandedFile]) -> str:
+    """Changes whenever a file of the day is added, replaced or removed."""
+    digest = hashlib.sha256()
+    for f in sorted(files):
+        digest.update(f"{f.name}|{f.size}|{f.modified}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+class LandingZone(ABC):
+    @abstractmethod
+    def landed_days(self, source: str) -> dict[date, list[LandedFile]]:
+        """Every day folder of a source with its parquet files (days with none are left out)."""
+
+    @abstractmethod
+    def stage(self, source: str, day: date) -> list[str]:
+        """Paths Spark can read for the day's files, in name order."""
+
+    @abstractmethod
+    def quarantine(self, source: str, day: date, staged_path: str) -> str:
+        """Move one file of the day aside; returns where it went."""
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Human-readable root, for metadata and errors."""
+
+
+class LocalLandingZone(LandingZone):
+    """A folder (or a mounted container) that Spark reads directly."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    def landed_days(self, source: str) -> dict[date, list[LandedFile]]:
+        base = self.root / source
+        if not base.is_dir():
+            return {}
+        days: dict[date, list[LandedFile]] = {}
+        for folder in base.iterdir():
+            match = DAY_FOLDER.match(folder.name)
+            if not match or not folder.is_dir():
+                continue
+            files = [
+                LandedFile(p.name, p.stat().st_size, p.stat().st_mtime)
+                for p in folder.iterdir()
+                if p.is_file() and p.suffix == ".parquet"
+            ]
+            if files:
+                days[date.fromisoformat(match.group(1))] = sorted(files)
+        return days
+
+    def stage(self, source: str, day: date) -> list[str]:
+        folder = self.root / source / f"date={day.isoformat()}"
+        if not folder.is_dir():
+            return []
+        return [str(p) for p in sorted(folder.glob("*.parquet")) if p.is_file()]
+
+    def quarantine(self, source: str, day: date, staged_path: str) -> str:
+        target = self.root / source / QUARANTINE / f"date={day.isoformat()}" / Path(staged_path).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staged_path, target)
+        return str(target)

@@ -1,0 +1,63 @@
+"""Where things live, per deployment profile, overridable by environment variables.
+
+One object answers "where is the data dir, the Delta root, the landing zone, the MLflow store"
+for the engine, the CLI, the Dagster resources and the tests, so they all see the same tables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROFILES = ("local", "azure")
+DEFAULT_START_DATE = "2025-01-01"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str
+    home: Path
+    delta_root: str
+    landing_root: str
+    spark_master: str
+    partitions_start_date: str
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        profile = env.get("FEATURE_STORE_PROFILE", "local")
+        if profile not in PROFILES:
+            raise SettingsError(
+                f"FEATURE_STORE_PROFILE={profile!r} is not a known profile; use one of {', '.join(PROFILES)}"
+            )
+        home = Path(env.get("FEATURE_STORE_HOME", ".featurestore")).expanduser().resolve()
+        delta_root = env.get("FEATURE_STORE_DELTA_ROOT")
+        if delta_root is None:
+            if profile == "azure":
+                raise SettingsError(
+                    "FEATURE_STORE_DELTA_ROOT must be set on the azure profile "
+                    "(e.g. abfss://features@<account>.dfs.core.windows.net/delta)"
+                )
+            delta_root = str(home / "delta")
+        return cls(
+            profile=profile,
+            home=home,
+            delta_root=delta_root.rstrip("/"),
+            landing_root=env.get("FEATURE_STORE_LANDING_ROOT", str(home / "landing")),
+            spark_master=env.get("FEATURE_STORE_SPARK_MASTER", "local[*]"),
+            partitions_start_date=env.get("FEATURE_STORE_START_DATE", DEFAULT_START_DATE),
+        )
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def ivy_dir(self) -> Path:
+        """Spark's package cache: Delta jars are fetched once from Maven Central, then reused offline."""
+        return Path(os.environ.get("FEATURE_STORE_IVY_DIR", Path.home() / ".ivy2.5.2")).expanduser()

@@ -1,0 +1,43 @@
+"""Shared fixtures: one SparkSession per test process, a fresh data dir per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("FEATURE_STORE_START_DATE", "2025-01-01")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from feature_store.spark import build_spark_session
+
+    session = build_spark_session(master="local[2]", app_name="featurestore-tests", conf={"spark.driver.memory": "2g"})
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def resources(spark, home: Path) -> dict:
+    """The local profile's resources pointed at this test's data dir."""
+    from resources import DeltaLakeResource, LocalLandingZoneResource, SparkResource
+
+    return {
+        "spark": SparkResource(master="local[2]"),
+        "delta": DeltaLakeResource(root=str(home / "delta")),
+        "landing": LocalLandingZoneResource(root=str(home / "landing")),
+    }
+
+
+@pytest.fixture
+def tables(spark, home: Path):
+    from feature_store.delta_tables import DeltaTables
+
+    return DeltaTables(spark, str(home / "delta"))
