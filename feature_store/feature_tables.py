@@ -77,12 +77,11 @@ def write_tiles(tables: DeltaTables, spec: WindowedFeatureTable, first: date, la
     return WriteResult(spec.tiles_table, rows_per_day(written, list(days(first, last))), version)
 
 
-def write_snapshots(
-    tables: DeltaTables, spec: WindowedFeatureTable, first: date, last: date, history_start: date
-) -> WriteResult:
-    """Snapshots first..last. Tile days before history_start (the first partition) are not
-    expected to exist; any other absent tile day is reported in missing_input_days."""
+def write_snapshots(tables: DeltaTables, spec: WindowedFeatureTable, first: date, last: date) -> WriteResult:
+    """Snapshots first..last. A tile day missing after the first day the tiles table has is a
+    gap in history and reported in missing_input_days; days before it are simply before history."""
     tile_first, tile_last = tile_range_for(spec, first, last)
+    history_start = tables.read(spec.tiles_table).agg(F.min("date")).first()[0] or tile_first
     tiles = tables.read_days(spec.tiles_table, tile_first, tile_last)
     present = [r["date"] for r in tiles.select("date").distinct().collect()]
     expected = list(days(max(tile_first, history_start), tile_last))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+import pyarrow.parquet as pq
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -18,7 +19,7 @@ from pyspark.sql import types as T
 from feature_store.delta_tables import DeltaTables
 from feature_store.landing import LandingZone
 from feature_store.specs import Column, RawSource
-from feature_store.timeutil import day_end, day_start
+from feature_store.timeutil import days
 
 REJECTED_ROWS_TABLE = "raw.rejected_rows"
 REJECTED_COLUMNS = (
@@ -77,8 +78,9 @@ def _file_level_problem(df: DataFrame, source: RawSource) -> str | None:
     return "; ".join(wrong) or None
 
 
-def _row_reasons(df: DataFrame, source: RawSource, day: date) -> tuple[list[SparkColumn], SparkColumn]:
-    """Typed columns and a reason column (null when the row is valid)."""
+def _row_reasons(df: DataFrame, source: RawSource) -> tuple[list[SparkColumn], SparkColumn]:
+    """Typed columns and a reason column (null when the row is valid). Rows carry their
+    partition day in `date`, so one pass validates files of many days."""
     typed = {c.name: F.col(c.name).try_cast(c.dtype) for c in source.columns}
     problems: list[SparkColumn] = []
     for c in source.columns:
@@ -92,21 +94,21 @@ def _row_reasons(df: DataFrame, source: RawSource, day: date) -> tuple[list[Spar
             )
         )
         if c.dtype == "double":
-            problems.append(
-                F.when(
-                    F.isnan(typed[c.name]) | (F.abs(typed[c.name]) == float("inf")),
-                    F.lit(f"{c.name} is not finite"),
-                )
-            )
+            non_finite = F.isnan(typed[c.name]) | (F.abs(typed[c.name]) == float("inf"))
+            problems.append(F.when(non_finite, F.lit(f"{c.name} is not finite")))
         if c.name in source.non_negative:
             problems.append(F.when(typed[c.name] < 0, F.lit(f"{c.name} is negative")))
     event = typed[source.event_time]
-    start, end = day_start(day), day_end(day)
+    start = F.col("date").cast("timestamp")
+    outside = (event < start) | (event >= F.date_add(F.col("date"), 1).cast("timestamp"))
     problems.append(
         F.when(
-            (event < F.lit(start)) | (event >= F.lit(end)),
+            outside,
             F.concat(
-                F.lit(f"{source.event_time} "), event.cast("string"), F.lit(f" is outside partition {day}")
+                F.lit(f"{source.event_time} "),
+                event.cast("string"),
+                F.lit(" is outside partition "),
+                F.col("date").cast("string"),
             ),
         )
     )
@@ -114,62 +116,80 @@ def _row_reasons(df: DataFrame, source: RawSource, day: date) -> tuple[list[Spar
     return [typed[c.name].alias(c.name) for c in source.columns], F.when(reason != "", reason)
 
 
-def _validate_file(df: DataFrame, source: RawSource, day: date, path: str) -> DataFrame:
-    """Rows of one file with typed columns plus `file`, `reason` and `raw_record`."""
-    raw_record = F.to_json(F.struct(*[F.col(c) for c in df.columns]))
-    problem = _file_level_problem(df, source)
+def _validate_files(df: DataFrame, source: RawSource) -> DataFrame:
+    """Rows of files sharing one schema, with typed columns plus date, file, reason, raw_record."""
+    data_columns = [c for c in df.columns if c not in ("date", "file")]
+    raw_record = F.to_json(F.struct(*[F.col(c) for c in data_columns]))
+    problem = _file_level_problem(df.select(*data_columns), source)
     if problem is not None:
-        nulls = [F.lit(None).cast(c.dtype).alias(c.name) for c in source.columns]
-        return df.select(
-            *nulls, F.lit(path).alias("file"), F.lit(problem).alias("reason"), raw_record.alias("raw_record")
-        )
-    typed, reason = _row_reasons(df, source, day)
-    return df.select(
-        *typed, F.lit(path).alias("file"), reason.alias("reason"), raw_record.alias("raw_record")
-    )
+        typed = [F.lit(None).cast(c.dtype).alias(c.name) for c in source.columns]
+        reason = F.lit(problem)
+    else:
+        typed, reason = _row_reasons(df, source)
+    return df.select(*typed, "date", "file", reason.alias("reason"), raw_record.alias("raw_record"))
 
 
-def ingest_day(
+def _read_schema(path: str) -> str:
+    """The file's schema, read from its footer without Spark; raises if the file is not parquet."""
+    return pq.read_schema(path).to_string(show_schema_metadata=False)
+
+
+def ingest_days(
     spark: SparkSession,
     tables: DeltaTables,
     landing: LandingZone,
     source: RawSource,
-    day: date,
+    first: date,
+    last: date,
     log: Callable[[str], None] = lambda _: None,
-) -> IngestResult:
-    """Validate one landed day into source.table and the rejected-rows table; idempotent per day."""
-    paths = landing.stage(source.landing_dir, day)
-    validated: list[DataFrame] = []
-    unreadable: list[tuple[str, str]] = []
-    for path in paths:
-        try:
-            df = spark.read.parquet(path)
-            df.schema  # noqa: B018 - reading the footer is what surfaces a corrupt file
-            validated.append(_validate_file(df, source, day, path))
-        except Exception as exc:  # Spark raises several types for unreadable parquet
-            moved = landing.quarantine(source.landing_dir, day, path)
-            message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-            log(f"quarantined unreadable file {path} -> {moved}: {message}")
-            unreadable.append((moved, f"unreadable parquet file: {message}"))
+) -> list[IngestResult]:
+    """Validate the landed days first..last into source.table and the rejected-rows table.
+
+    One Spark pass for the whole range; idempotent per day. A day without files is an error,
+    raised before anything is written.
+    """
+    by_schema: dict[str, list[str]] = {}
+    files_per_day: dict[date, int] = {}
+    unreadable: list[tuple[date, str, str]] = []
+    for day in days(first, last):
+        paths = landing.stage(source.landing_dir, day)
+        if not paths:
+            raise IngestError(
+                f"no landing files for {source.name} on {day} under {landing.location}/{source.landing_dir}/"
+                f"date={day}; land them first (the sensor requests a day only once it has files)"
+            )
+        files_per_day[day] = len(paths)
+        for path in paths:
+            try:
+                by_schema.setdefault(_read_schema(path), []).append(path)
+            except Exception as exc:  # pyarrow raises several types for a corrupt or empty file
+                moved = landing.quarantine(source.landing_dir, day, path)
+                message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                log(f"quarantined unreadable file {path} -> {moved}: {message}")
+                unreadable.append((day, moved, f"unreadable parquet file: {message}"))
 
     schema = T.StructType(
         [T.StructField(c.name, T._parse_datatype_string(c.dtype)) for c in source.columns]
+        + [T.StructField("date", T.DateType())]
         + [T.StructField(n, T.StringType()) for n in ("file", "reason", "raw_record")]
     )
     rows = spark.createDataFrame([], schema)
-    for part in validated:
-        rows = rows.unionByName(part)
-    rows = rows.withColumn("date", F.lit(day).cast("date")).persist()
+    for paths in by_schema.values():
+        df = spark.read.parquet(*paths)
+        file_path = F.col("_metadata.file_path")
+        df = df.withColumn("file", file_path).withColumn(
+            "date", F.to_date(F.regexp_extract(file_path, r"date=(\d{4}-\d{2}-\d{2})", 1))
+        )
+        rows = rows.unionByName(_validate_files(df, source))
+    rows = rows.persist()
     try:
-        rows_in = rows.count()
-        accepted = rows.where(F.col("reason").isNull()).select(*source.column_names, "date")
-        rejected_rows = rows.where(F.col("reason").isNotNull()).select(
+        rejected = rows.where(F.col("reason").isNotNull()).select(
             F.lit(source.name).alias("source"), "date", "file", "reason", "raw_record"
         )
         if unreadable:
-            rejected_rows = rejected_rows.unionByName(
+            rejected = rejected.unionByName(
                 spark.createDataFrame(
-                    [(source.name, day, f, r, None) for f, r in unreadable],
+                    [(source.name, day, f, r, None) for day, f, r in unreadable],
                     "source string, date date, file string, reason string, raw_record string",
                 )
             )
@@ -178,36 +198,53 @@ def ingest_day(
             REJECTED_ROWS_TABLE,
             REJECTED_COLUMNS,
             ["source", "date"],
-            comment="Raw rows that failed validation, with the reason",
+            comment="Raw rows that failed validation",
         )
-        tables.replace_days(source.table, accepted, day, day)
-        tables.replace_days(REJECTED_ROWS_TABLE, rejected_rows, day, day, f"source = '{source.name}'")
-
-        reasons = {
-            r["reason"]: r["n"]
-            for r in rows.where(F.col("reason").isNotNull())
-            .groupBy("reason")
-            .agg(F.count("*").alias("n"))
-            .collect()
-        }
-        rejected_count = sum(reasons.values())
-        accepted_count = tables.read_days(source.table, day, day).count()
+        tables.replace_days(
+            source.table,
+            rows.where(F.col("reason").isNull()).select(*source.column_names, "date"),
+            first,
+            last,
+        )
+        tables.replace_days(REJECTED_ROWS_TABLE, rejected, first, last, f"source = '{source.name}'")
+        read_counts = rows.groupBy("date", "reason").agg(F.count("*").alias("n")).collect()
     finally:
         rows.unpersist()
-    if accepted_count + rejected_count != rows_in:
-        raise IngestError(
-            f"{source.name} {day}: read {rows_in} rows but stored {accepted_count} accepted + "
-            f"{rejected_count} rejected; the day was rewritten, re-run it after checking the landing files"
+    stored = {
+        r["date"]: r["n"]
+        for r in tables.read_days(source.table, first, last)
+        .groupBy("date")
+        .agg(F.count("*").alias("n"))
+        .collect()
+    }
+    results = []
+    for day in days(first, last):
+        reasons: dict[str, int] = {}
+        rows_in = 0
+        for r in read_counts:
+            if r["date"] == day:
+                rows_in += r["n"]
+                if r["reason"] is not None:
+                    reasons[r["reason"]] = r["n"]
+        quarantined = [(f, why) for d, f, why in unreadable if d == day]
+        for _, why in quarantined:
+            reasons[why] = reasons.get(why, 0)
+        rejected_count = sum(reasons.values())
+        if stored.get(day, 0) + rejected_count != rows_in:
+            raise IngestError(
+                f"{source.name} {day}: read {rows_in} rows but stored {stored.get(day, 0)} accepted + "
+                f"{rejected_count} rejected; re-run the day after checking its landing files"
+            )
+        results.append(
+            IngestResult(
+                source.name,
+                day,
+                files_per_day[day],
+                rows_in,
+                stored.get(day, 0),
+                rejected_count,
+                reasons,
+                [f for f, _ in quarantined],
+            )
         )
-    for _, reason in unreadable:
-        reasons[reason] = reasons.get(reason, 0)
-    return IngestResult(
-        source=source.name,
-        day=day,
-        files=len(paths),
-        rows_in=rows_in,
-        accepted=accepted_count,
-        rejected=rejected_count,
-        rejection_reasons=reasons,
-        quarantined_files=[f for f, _ in unreadable],
-    )
+    return results

@@ -5,13 +5,13 @@ from datetime import timedelta
 
 import dagster as dg
 
+from feature_assets.automation import with_own_day_tile
 from feature_assets.features.checks import build_snapshot_checks
 from feature_assets.lib.metadata import column_schema, table_metadata
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_assets.raw.assets import raw_asset_key
 from feature_store.feature_tables import tile_columns, write_snapshots, write_tiles
 from feature_store.specs import WindowedFeatureTable
-from feature_store.timeutil import parse_day
 from resources import DeltaLakeResource, SparkResource
 
 FEATURES_GROUP = "features"
@@ -69,7 +69,10 @@ def build_feature_table(
         ],
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        automation_condition=snapshot_condition,
+        # The snapshot for D also waits for the tile of D itself (feature_assets/automation.py).
+        automation_condition=with_own_day_tile(
+            snapshot_condition, tiles_key(spec), raw_asset_key(spec.source)
+        ),
         freshness_policy=FRESHNESS,
         group_name=FEATURES_GROUP,
         kinds={"spark", "delta"},
@@ -89,8 +92,7 @@ def build_feature_table(
         context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource
     ) -> dg.MaterializeResult:
         day_list = partition_days(context)
-        history_start = parse_day(daily_partitions.start.date())
-        result = write_snapshots(delta.tables(spark.get_session()), spec, day_list[0], day_list[-1], history_start)
+        result = write_snapshots(delta.tables(spark.get_session()), spec, day_list[0], day_list[-1])
         if result.missing_input_days:
             context.log.warning(
                 f"{spec.short_name}: computed without tiles for {len(result.missing_input_days)} lookback day(s) "

@@ -1,10 +1,12 @@
 """Raw sources: each day's landing files become validated rows in a raw Delta table."""
 
+from collections import Counter
+
 import dagster as dg
 
 from feature_assets.lib.metadata import column_schema, table_metadata
 from feature_assets.partitions import daily_partitions, partition_days
-from feature_store.ingest import REJECTED_ROWS_TABLE, IngestError, ingest_day
+from feature_store.ingest import REJECTED_ROWS_TABLE, ingest_days
 from feature_store.specs import RawSource
 from feature_store.tables import RAW_SOURCES
 from resources import DeltaLakeResource, LandingZoneResource, SparkResource
@@ -39,26 +41,17 @@ def build_raw_asset(source: RawSource) -> dg.AssetsDefinition:
         session = spark.get_session()
         tables = delta.tables(session)
         zone = landing.get_landing_zone()
-        results = []
-        for day in partition_days(context):
-            if not zone.stage(source.landing_dir, day):
-                raise IngestError(
-                    f"no landing files for {source.name} on {day} under {zone.location}/{source.landing_dir}/"
-                    f"date={day}; land them first (the sensor requests a day only once it has files)"
-                )
-            result = ingest_day(session, tables, zone, source, day, log=context.log.warning)
+        day_list = partition_days(context)
+        results = ingest_days(session, tables, zone, source, day_list[0], day_list[-1], log=context.log.warning)
+        for r in results:
             context.log.info(
-                f"{source.name} {day}: {result.rows_in} rows in = {result.accepted} accepted "
-                f"+ {result.rejected} rejected ({len(result.quarantined_files)} files quarantined)"
+                f"{source.name} {r.day}: {r.rows_in} rows in = {r.accepted} accepted + {r.rejected} rejected"
+                f" ({len(r.quarantined_files)} files quarantined)"
             )
-            results.append(result)
         rows_in = sum(r.rows_in for r in results)
         accepted = sum(r.accepted for r in results)
         rejected = sum(r.rejected for r in results)
-        reasons: dict[str, int] = {}
-        for r in results:
-            for reason, n in r.rejection_reasons.items():
-                reasons[reason] = reasons.get(reason, 0) + n
+        reasons = sum((Counter(r.rejection_reasons) for r in results), Counter())
         quarantined = [f for r in results for f in r.quarantined_files]
         return dg.MaterializeResult(
             metadata={
@@ -67,7 +60,7 @@ def build_raw_asset(source: RawSource) -> dg.AssetsDefinition:
                 "rows_rejected": rejected,
                 "rows_balanced": rows_in == accepted + rejected,
                 "dagster/row_count": accepted,
-                "rejection_reasons": dg.MetadataValue.json(reasons),
+                "rejection_reasons": dg.MetadataValue.json(dict(reasons)),
                 "quarantined_files": dg.MetadataValue.json(quarantined),
                 "rejected_rows_table": tables.path(REJECTED_ROWS_TABLE),
                 "days": len(results),
