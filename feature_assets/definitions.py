@@ -4,10 +4,12 @@ of the deployment chosen by FEATURE_STORE_PROFILE (local | azure)."""
 import dagster as dg
 from dagster_azure.blob import AzureBlobStorageKeyCredential, AzureBlobStorageResource
 
+from feature_assets.automation import automation_sensor
 from feature_assets.features.assets import feature_tables
 from feature_assets.freshness import freshness_checks, freshness_sensor
 from feature_assets.jobs import all_checks_job
 from feature_assets.raw.assets import raw_assets
+from feature_assets.raw.sensors import landing_sensors
 from feature_store.settings import Settings
 from resources import BlobLandingZoneResource, DeltaLakeResource, LocalLandingZoneResource, SparkResource
 
@@ -39,7 +41,7 @@ all_checks = [*(c for table in feature_tables for c in table.checks), *freshness
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    sensors=[freshness_sensor],
+    sensors=[*landing_sensors, automation_sensor, freshness_sensor],
     jobs=[all_checks_job],
     resources=RESOURCES_BY_PROFILE[settings.profile],
 )

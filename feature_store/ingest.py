@@ -152,8 +152,11 @@ def ingest_days(
     files_per_day: dict[date, int] = {}
     unreadable: list[tuple[date, str, str]] = []
     for day in days(first, last):
+        # Files quarantined by an earlier run of this day stay recorded when the day is rewritten.
+        earlier = landing.quarantined(source.landing_dir, day)
+        unreadable += [(day, f, "unreadable parquet file (quarantined by an earlier run)") for f in earlier]
         paths = landing.stage(source.landing_dir, day)
-        if not paths:
+        if not paths and not earlier:
             raise IngestError(
                 f"no landing files for {source.name} on {day} under {landing.location}/{source.landing_dir}/"
                 f"date={day}; land them first (the sensor requests a day only once it has files)"

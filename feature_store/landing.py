@@ -47,6 +47,10 @@ class LandingZone(ABC):
     def quarantine(self, source: str, day: date, staged_path: str) -> str:
         """Move one file of the day aside; returns where it went."""
 
+    @abstractmethod
+    def quarantined(self, source: str, day: date) -> list[str]:
+        """Files of the day quarantined by earlier runs, so a re-run still records them."""
+
     @property
     @abstractmethod
     def location(self) -> str:
@@ -86,6 +90,10 @@ class LocalLandingZone(LandingZone):
         if not folder.is_dir():
             return []
         return [str(p) for p in sorted(folder.glob("*.parquet")) if p.is_file()]
+
+    def quarantined(self, source: str, day: date) -> list[str]:
+        folder = self.root / source / QUARANTINE / f"date={day.isoformat()}"
+        return sorted(str(p) for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
     def quarantine(self, source: str, day: date, staged_path: str) -> str:
         target = self.root / source / QUARANTINE / f"date={day.isoformat()}" / Path(staged_path).name
