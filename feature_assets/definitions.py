@@ -7,7 +7,7 @@ from dagster_azure.blob import AzureBlobStorageKeyCredential, AzureBlobStorageRe
 from feature_assets.automation import automation_sensor
 from feature_assets.features.assets import feature_tables
 from feature_assets.freshness import freshness_checks, freshness_sensor
-from feature_assets.jobs import all_checks_job
+from feature_assets.jobs import all_checks_job, freshness_checks_job
 from feature_assets.raw.assets import raw_assets
 from feature_assets.raw.sensors import landing_sensors
 from feature_store.settings import Settings
@@ -42,6 +42,6 @@ defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
     sensors=[*landing_sensors, automation_sensor, freshness_sensor],
-    jobs=[all_checks_job],
+    jobs=[all_checks_job, freshness_checks_job],
     resources=RESOURCES_BY_PROFILE[settings.profile],
 )

@@ -1,0 +1,132 @@
+"""The feature assets through Dagster: single partitions, range backfills, re-runs, checks."""
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from pyspark.sql import functions as F
+
+from feature_assets.definitions import all_assets, all_checks
+from feature_assets.jobs import all_checks_job
+from feature_store.delta_tables import DeltaTables
+from feature_store.generate import generate
+from resources import DeltaLakeResource, LocalLandingZoneResource, SparkResource
+
+CHAIN = dg.AssetSelection.assets("raw_transactions", "customer_daily_tiles", "customer_features")
+DAYS = ["2025-01-01", "2025-01-02", "2025-01-03"]
+RANGE_TAGS = {"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[-1]}
+
+
+def resources_for(home: Path) -> dict:
+    return {
+        "spark": SparkResource(master="local[2]"),
+        "delta": DeltaLakeResource(root=str(home / "delta")),
+        "landing": LocalLandingZoneResource(root=str(home / "landing")),
+    }
+
+
+def land(home: Path) -> None:
+    generate(home / "landing", date(2025, 1, 1), date(2025, 1, 3), customers=40, products=10,
+             transactions_per_day=30, seed=3)
+
+
+def snapshot_rows(spark, home: Path) -> list:
+    return sorted(DeltaTables(spark, str(home / "delta")).read("feature_store.customer_features").collect())
+
+
+@pytest.mark.slow
+def test_range_backfill_equals_one_by_one_and_reruns_are_identical(spark, tmp_path):
+    by_range, by_day = tmp_path / "range", tmp_path / "days"
+    land(by_range)
+    land(by_day)
+    result = dg.materialize([*all_assets, *all_checks], selection=CHAIN, resources=resources_for(by_range),
+                            tags=RANGE_TAGS)
+    assert result.success
+    materialized = result.asset_materializations_for_node("customer_features")
+    assert sorted(m.partition for m in materialized) == DAYS  # one run recorded every day of the range
+    for day in DAYS:
+        assert dg.materialize([*all_assets], selection=CHAIN, resources=resources_for(by_day), partition_key=day).success
+    range_rows = snapshot_rows(spark, by_range)
+    assert range_rows == snapshot_rows(spark, by_day)
+    assert len(range_rows) > 0
+
+    again = dg.materialize([*all_assets], selection=CHAIN, resources=resources_for(by_range), partition_key=DAYS[1])
+    assert again.success
+    assert snapshot_rows(spark, by_range) == range_rows
+
+
+def run_checks(home: Path, day: str) -> dict[str, dg.AssetCheckEvaluation]:
+    defs = dg.Definitions(assets=all_assets, asset_checks=all_checks, jobs=[all_checks_job],
+                          resources=resources_for(home))
+    result = defs.resolve_job_def("all_checks_job").execute_in_process(
+        tags={"dagster/partition": day}, raise_on_error=False
+    )
+    return {f"{e.asset_key.to_user_string()}.{e.check_name}": e for e in result.get_asset_check_evaluations()}
+
+
+@pytest.fixture
+def materialized_day(spark, tmp_path) -> Path:
+    land(tmp_path)
+    assert dg.materialize([*all_assets], selection=CHAIN, resources=resources_for(tmp_path),
+                          partition_key=DAYS[0]).success
+    return tmp_path
+
+
+def test_checks_pass_on_good_data_and_fail_on_crafted_bad_rows(spark, materialized_day):
+    checks = run_checks(materialized_day, DAYS[0])
+    for name in ["keys_not_null_and_unique", "counts_and_sums_non_negative", "feature_ts_is_partition_end",
+                 "row_count_in_range"]:
+        assert checks[f"customer_features.{name}"].passed, checks[f"customer_features.{name}"].description
+
+    tables = DeltaTables(spark, str(materialized_day / "delta"))
+    good = tables.read("feature_store.customer_features")
+    first = good.orderBy("customer_id").limit(1)
+    bad = (
+        good.unionByName(first)  # a duplicated key
+        .unionByName(first.withColumn("customer_id", F.lit(None).cast("string")))
+        .unionByName(first.withColumn("customer_id", F.lit("NEG")).withColumn("txn_count_7d", F.lit(-1).cast("bigint")))
+        .unionByName(first.withColumn("customer_id", F.lit("LATE")).withColumn(
+            "feature_ts", F.col("feature_ts") + F.expr("INTERVAL 1 HOUR")))
+    )
+    tables.replace_days("feature_store.customer_features", bad.localCheckpoint(), date(2025, 1, 1), date(2025, 1, 1))
+
+    checks = run_checks(materialized_day, DAYS[0])
+    keys = checks["customer_features.keys_not_null_and_unique"]
+    assert not keys.passed and keys.severity == dg.AssetCheckSeverity.ERROR
+    assert keys.metadata["null_key_rows"].value == 1 and keys.metadata["duplicated_keys"].value == 1
+    negative = checks["customer_features.counts_and_sums_non_negative"]
+    assert not negative.passed and negative.metadata["sample"].value[0]["customer_id"] == "NEG"
+    late = checks["customer_features.feature_ts_is_partition_end"]
+    assert not late.passed and late.metadata["sample"].value[0]["customer_id"] == "LATE"
+
+
+def test_row_count_check_fails_on_an_empty_day_and_a_jump(spark, materialized_day):
+    tables = DeltaTables(spark, str(materialized_day / "delta"))
+    day1 = tables.read("feature_store.customer_features").localCheckpoint()
+    # Day 2 with 10x the rows of day 1: same keys, suffixed, re-dated.
+    day2 = None
+    for i in range(10):
+        copy = day1.withColumn("customer_id", F.concat("customer_id", F.lit(f"-{i}"))).withColumn(
+            "date", F.lit(date(2025, 1, 2))).withColumn("feature_ts", F.lit("2025-01-03").cast("timestamp"))
+        day2 = copy if day2 is None else day2.unionByName(copy)
+    tables.replace_days("feature_store.customer_features", day2, date(2025, 1, 2), date(2025, 1, 2))
+    jump = run_checks(materialized_day, DAYS[1])["customer_features.row_count_in_range"]
+    assert not jump.passed and "more than 3.0x apart" in jump.description
+    empty = run_checks(materialized_day, DAYS[2])["customer_features.row_count_in_range"]
+    assert not empty.passed and "2025-01-03: no rows" in empty.description
+
+
+def test_failing_blocking_check_fails_the_run(spark, materialized_day):
+    """Poisoned tiles (a negative sum) make customer_features fail a blocking check: the run fails,
+    so nothing selected after it would read the day."""
+    tables = DeltaTables(spark, str(materialized_day / "delta"))
+    tiles = tables.read("feature_store.customer_daily_tiles").localCheckpoint()
+    tables.replace_days("feature_store.customer_daily_tiles", tiles.withColumn("value_sum", -F.col("value_sum") - 1),
+                        date(2025, 1, 1), date(2025, 1, 1))
+    selection = dg.AssetSelection.assets("customer_features") | dg.AssetSelection.checks_for_assets("customer_features")
+    result = dg.materialize([*all_assets, *all_checks], resources=resources_for(materialized_day),
+                            partition_key=DAYS[0], selection=selection, raise_on_error=False)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations["counts_and_sums_non_negative"].passed
+    assert not result.success
