@@ -130,3 +130,26 @@ def test_failing_blocking_check_fails_the_run(spark, materialized_day):
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not evaluations["counts_and_sums_non_negative"].passed
     assert not result.success
+
+
+@pytest.mark.slow
+def test_partition_range_backfill_from_the_dagster_cli(spark, tmp_path):
+    """What the README tells users to run, in a fresh process on the local profile."""
+    import os
+    import subprocess
+    import sys
+
+    land(tmp_path)
+    (tmp_path / "dagster").mkdir()
+    env = {**os.environ, "FEATURE_STORE_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dagster"),
+           "FEATURE_STORE_SPARK_MASTER": "local[1]"}
+    dagster = Path(sys.executable).parent / "dagster"
+    completed = subprocess.run(
+        [str(dagster), "asset", "materialize", "-m", "feature_assets.definitions",
+         "--select", "raw_transactions,customer_daily_tiles,customer_features",
+         "--partition-range", f"{DAYS[0]}...{DAYS[-1]}"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    rows = DeltaTables(spark, str(tmp_path / "delta")).read("feature_store.customer_features")
+    assert sorted(r["date"].isoformat() for r in rows.select("date").distinct().collect()) == DAYS

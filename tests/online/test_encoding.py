@@ -1,0 +1,94 @@
+"""The row and key encoding shared by every online store (pure: no server)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feature_store.online.encoding import (
+    InvalidRowError,
+    decode_row,
+    encode_key,
+    encode_row,
+    row_ts,
+    to_micros,
+)
+
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(),
+    st.datetimes(timezones=st.just(UTC)),
+    st.dates(),
+)
+names = st.text(min_size=1).filter(lambda n: n not in ("id", "feature_ts"))
+
+
+def same(a, b) -> bool:
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    if isinstance(a, float) and a == 0:
+        return type(b) is float and math.copysign(1, a) == math.copysign(1, b)
+    return type(a) is type(b) and a == b
+
+
+@settings(max_examples=300, deadline=None)
+@given(row=st.dictionaries(names, values, max_size=12), ts=st.datetimes(timezones=st.just(UTC)))
+def test_rows_round_trip_with_their_types(row, ts):
+    text = encode_row({**row, "id": 1}, to_micros(ts), frozenset({"id", "feature_ts"}), 10**7, "t")
+    assert row_ts(text) == to_micros(ts) and row_ts(text.encode()) == to_micros(ts)
+    for raw in (text, text.encode()):
+        decoded = decode_row(raw)
+        assert decoded.pop("feature_ts") == ts
+        assert decoded.keys() == row.keys()
+        assert all(same(row[k], decoded[k]) for k in row), (row, decoded)
+
+
+key_parts = st.one_of(st.integers(), st.text())
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=st.lists(key_parts, min_size=1, max_size=3), b=st.lists(key_parts, min_size=1, max_size=3))
+def test_key_encoding_is_injective_and_typed(a, b):
+    assert (encode_key(tuple(a)) == encode_key(tuple(b))) == (
+        [(type(x), x) for x in a] == [(type(x), x) for x in b]
+    )
+
+
+def test_bare_values_and_one_tuples_are_the_same_key():
+    assert encode_key(42) == encode_key((42,)) == encode_key([42]) == "42"
+    assert encode_key("a") == encode_key(("a",)) == '"a"'
+    assert encode_key(("DE", 7)) == '"DE",7'
+
+
+def test_numpy_scalars_are_accepted():
+    np = pytest.importorskip("numpy")
+    assert encode_key(np.int64(5)) == "5"
+    text = encode_row(
+        {"x": np.float64(0.5), "n": np.int32(3), "b": np.bool_(True)}, 0, frozenset(), 1000, "t"
+    )
+    assert decode_row(text) == {"x": 0.5, "n": 3, "b": True, "feature_ts": datetime(1970, 1, 1, tzinfo=UTC)}
+
+
+def test_pandas_nat_is_a_missing_value():
+    pd = pytest.importorskip("pandas")
+    text = encode_row({"x": pd.NaT, "y": pd.Timestamp("2025-01-01 12:00")}, 0, frozenset(), 1000, "t")
+    decoded = decode_row(text)
+    assert decoded["x"] is None and decoded["y"] == datetime(2025, 1, 1, 12, tzinfo=UTC)
+
+
+def test_rejections_name_where_and_what():
+    with pytest.raises(InvalidRowError, match=r"table 'ft', key 3, column 'x': unsupported value type bytes"):
+        encode_row({"x": b"1"}, 0, frozenset(), 1000, "table 'ft', key 3")
+    with pytest.raises(InvalidRowError, match="over the limit of 20"):
+        encode_row({"x": "a" * 20}, 0, frozenset(), 20, "table 'ft', key 3")
+    with pytest.raises(InvalidRowError, match="key parts must be int or str"):
+        encode_key((1, None))
+    with pytest.raises(InvalidRowError, match="type bool"):
+        encode_key(True)
