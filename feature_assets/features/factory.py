@@ -1,13 +1,13 @@
 """One WindowedFeatureTable declaration -> its tiles asset, snapshot asset and checks."""
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 import dagster as dg
 
 from feature_assets.automation import with_own_day_tile
 from feature_assets.features.checks import build_snapshot_checks
 from feature_assets.lib.metadata import column_schema, table_metadata
+from feature_assets.lib.policies import DAILY_FRESHNESS
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_assets.raw.assets import raw_asset_key
 from feature_store.feature_tables import tile_columns, write_snapshots, write_tiles
@@ -15,8 +15,6 @@ from feature_store.specs import WindowedFeatureTable
 from resources import DeltaLakeResource, SparkResource
 
 FEATURES_GROUP = "features"
-# Snapshots are due by the evening after their day; warn a few hours earlier.
-FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=30))
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ def build_feature_table(
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         automation_condition=tiles_condition,
-        freshness_policy=FRESHNESS,
+        freshness_policy=DAILY_FRESHNESS,
         group_name=FEATURES_GROUP,
         kinds={"spark", "delta"},
         description=f"Per-{'/'.join(spec.keys)} daily partial aggregates (tiles) that {spec.short_name} combines into windows.",
@@ -73,7 +71,7 @@ def build_feature_table(
         automation_condition=with_own_day_tile(
             snapshot_condition, tiles_key(spec), raw_asset_key(spec.source)
         ),
-        freshness_policy=FRESHNESS,
+        freshness_policy=DAILY_FRESHNESS,
         group_name=FEATURES_GROUP,
         kinds={"spark", "delta"},
         description=spec.description,

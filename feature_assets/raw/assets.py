@@ -5,6 +5,7 @@ from collections import Counter
 import dagster as dg
 
 from feature_assets.lib.metadata import column_schema, table_metadata
+from feature_assets.lib.policies import DAILY_FRESHNESS
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_store.ingest import REJECTED_ROWS_TABLE, ingest_days
 from feature_store.specs import RawSource
@@ -24,6 +25,7 @@ def build_raw_asset(source: RawSource) -> dg.AssetsDefinition:
         partitions_def=daily_partitions,
         # A range backfill is one run that ingests day by day in one Spark session.
         backfill_policy=dg.BackfillPolicy.single_run(),
+        freshness_policy=DAILY_FRESHNESS,
         group_name=RAW_GROUP,
         kinds={"spark", "delta"},
         description=source.description,
