@@ -29,6 +29,7 @@ def run_range(job: dg.JobDefinition, instance: dg.DagsterInstance, keys: list[st
         instance=instance,
         asset_selection=[dg.AssetKey(k) for k in keys],
         tags={RANGE_START: first.isoformat(), RANGE_END: last.isoformat()},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         raise_on_error=False,
     )
     print(f"  {', '.join(keys)}: {first}..{last} in one run, {time.monotonic() - started:.0f}s, "
