@@ -9,6 +9,7 @@ from feature_assets.features.assets import feature_tables
 from feature_assets.freshness import freshness_checks, freshness_sensor
 from feature_assets.jobs import all_checks_job, freshness_checks_job
 from feature_assets.raw.assets import raw_assets
+from feature_assets.raw.checks import raw_checks
 from feature_assets.raw.sensors import landing_sensors
 from feature_store.settings import Settings
 from resources import BlobLandingZoneResource, DeltaLakeResource, LocalLandingZoneResource, SparkResource
@@ -36,7 +37,7 @@ RESOURCES_BY_PROFILE = {
 }
 
 all_assets = [*raw_assets, *(a for table in feature_tables for a in (table.tiles, table.snapshots))]
-all_checks = [*(c for table in feature_tables for c in table.checks), *freshness_checks]
+all_checks = [*raw_checks, *(c for table in feature_tables for c in table.checks), *freshness_checks]
 
 defs = dg.Definitions(
     assets=all_assets,

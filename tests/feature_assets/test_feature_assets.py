@@ -153,3 +153,18 @@ def test_partition_range_backfill_from_the_dagster_cli(spark, tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     rows = DeltaTables(spark, str(tmp_path / "delta")).read("feature_store.customer_features")
     assert sorted(r["date"].isoformat() for r in rows.select("date").distinct().collect()) == DAYS
+
+
+def test_raw_check_warns_with_the_rejected_rows(spark, tmp_path):
+    from tests.landing_files import txn, write_landing
+
+    landing = tmp_path / "landing"
+    write_landing(landing, "transactions", DAYS[0], [txn("t1", "c1", "p1", 1.0, "2025-01-01 10:00"),
+                                                    txn("t2", None, "p1", 1.0, "2025-01-01 11:00")])
+    result = dg.materialize([*all_assets, *all_checks], resources=resources_for(tmp_path), partition_key=DAYS[0],
+                            selection=dg.AssetSelection.assets("raw_transactions")
+                            | dg.AssetSelection.checks_for_assets("raw_transactions"))
+    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "rejected_rows_within_limit"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["rejection_reasons"].value == {"null customer_id": 1}
+    assert '"transaction_id":"t2"' in check.metadata["sample_rejected_rows"].value[0]["raw_record"]
