@@ -33,10 +33,17 @@ def compute_daily_tiles(events: DataFrame, spec: WindowedFeatureTable) -> DataFr
     """One row per (day, key) with the day's count, sum and latest event time.
 
     `events` holds validated raw rows with a `date` column equal to their event time's UTC day.
+
+    The rows are distributed by day before aggregating, so each day's tiles come out of one task
+    and a write partitioned by date gets one file per day whatever the range (a hash on
+    (date, key) would give every day one file per shuffle partition, and a snapshot opens L + 1
+    days of them). The aggregation needs no second shuffle: a distribution by day already keeps
+    each (day, key) together.
     """
     source = spec.source
     return (
-        events.groupBy("date", *spec.keys)
+        events.repartition("date")
+        .groupBy("date", *spec.keys)
         .agg(
             F.count(F.lit(1)).alias(TILE_COUNT),
             F.sum(F.col(spec.value_column).cast("double")).alias(TILE_SUM),
@@ -55,17 +62,19 @@ def compute_snapshots(tiles: DataFrame, spec: WindowedFeatureTable, first: date,
     """Snapshots for every day first..last from tiles covering tile_range_for(spec, first, last).
 
     Each tile contributes to the snapshots D = tile date + k, for the k in 0..L that land inside
-    first..last; one aggregation then builds every window of every snapshot at once.
+    first..last; one aggregation then builds every window of every snapshot at once. For a
+    single day (the daily run) each tile has exactly one k = D - date, so no fan-out is built.
     """
     lookback = spec.lookback_days
     first_lit, last_lit = F.lit(first).cast("date"), F.lit(last).cast("date")
-    k_from = F.greatest(F.lit(0), F.datediff(first_lit, F.col("date")))
-    k_to = F.least(F.lit(lookback), F.datediff(last_lit, F.col("date")))
-    fanned = (
-        tiles.where((F.col("date") >= F.date_sub(first_lit, lookback)) & (F.col("date") <= last_lit))
-        .withColumn("k", F.explode(F.sequence(k_from, k_to)))
-        .withColumn("snapshot_date", F.date_add(F.col("date"), F.col("k")))
-    )
+    in_range = tiles.where((F.col("date") >= F.date_sub(first_lit, lookback)) & (F.col("date") <= last_lit))
+    if first == last:
+        k = F.datediff(last_lit, F.col("date"))
+    else:
+        k_from = F.greatest(F.lit(0), F.datediff(first_lit, F.col("date")))
+        k_to = F.least(F.lit(lookback), F.datediff(last_lit, F.col("date")))
+        k = F.explode(F.sequence(k_from, k_to))
+    fanned = in_range.withColumn("k", k).withColumn("snapshot_date", F.date_add(F.col("date"), F.col("k")))
 
     aggregates: list[Column] = []
     for n in sorted(spec.windows):
