@@ -148,7 +148,7 @@ def test_partition_range_backfill_from_the_dagster_cli(spark, tmp_path):
         [str(dagster), "asset", "materialize", "-m", "feature_assets.definitions",
          "--select", "raw_transactions,customer_daily_tiles,customer_features",
          "--partition-range", f"{DAYS[0]}...{DAYS[-1]}"],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env, capture_output=True, text=True, timeout=1500,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     rows = DeltaTables(spark, str(tmp_path / "delta")).read("feature_store.customer_features")
