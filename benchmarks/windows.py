@@ -432,6 +432,7 @@ def main() -> int:
         conf.update({"spark.ui.enabled": "true", "spark.ui.port": str(free_port())})
     spark = build_spark_session(master="local[*]", app_name="bench-windows", conf=conf)
     print("machine:", json.dumps(machine()))
+    load_before = os.getloadavg()
     print(
         "spark:",
         {
@@ -548,6 +549,8 @@ def main() -> int:
         f"Snapshot day D = {day}; raw table: {info['raw_rows']:,} rows, {info['start']}..{info['end']}, "
         f"{args.customers:,} customers; {args.repeats} timed runs per variant after a warm-up; "
         f"local[{os.cpu_count()}], shuffle partitions {args.shuffle_partitions}, driver memory {args.driver_memory}"
+        f"; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} at the start, "
+        f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())} at the end"
     )
     print()
     header = "| variant | raw rows covered | median s | min s | max s | rows/s | median parts |"
