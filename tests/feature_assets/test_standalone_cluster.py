@@ -3,9 +3,10 @@
 A master and one worker (1 core, 1 GiB) are started from the pyspark package with `spark-class`, each
 in its own process group, bound to 127.0.0.1. A process has one SparkSession and the test suite's is
 local, so the cluster run happens in a child process (this module run as a script) whose session has
-master=spark://...; it materializes raw_transactions -> customer_daily_tiles -> customer_features for
-two tiny days into its own Delta root. The same days are then materialized in-process in local mode,
-and both Delta outputs are read back and compared row for row.
+master=spark://...; into its own Delta root it materializes raw_transactions and customer_daily_tiles
+for two tiny days (one single-run range), then the one customer_features partition of the second day.
+Meanwhile the same runs happen in this process in local mode; both Delta outputs are then read back
+and compared row for row.
 
 The Delta jars reach the executor the way they would on any cluster: spark.jars.packages is resolved
 by the driver (from the ivy cache), the jars are served by the driver and fetched by the executor,
