@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from feature_store.spark import LOCAL_DEFAULTS
+
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 DAYS = ("2025-01-01", "2025-01-02")
@@ -47,13 +49,8 @@ SPARK_CONF = {
     "spark.executor.memory": "1g",
     "spark.executor.cores": "1",
     "spark.cores.max": "1",
-    "spark.sql.shuffle.partitions": "4",
-    "spark.default.parallelism": "4",
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.sql.adaptive.enabled": "true",
-    "spark.databricks.delta.snapshotPartitions": "2",
-    "spark.databricks.delta.stalenessLimit": "0",
+    # build_spark_session applies these only to local masters; the cluster run uses the same ones.
+    **LOCAL_DEFAULTS,
 }
 # Compared across the two runs; raw.rejected_rows' `file` holds each run's own landing path.
 COMPARED_TABLES = {
