@@ -10,6 +10,7 @@ raw_<source> D  ──identity──▶  <table>_daily_tiles D  ──91-day win
   it forever (the asset records the missing days in its metadata). A tile update requests every
   snapshot whose window reads that tile (a late day D-5 re-requests snapshots D-5..latest), and
   nothing is requested while a tile of its window or the snapshot itself is in progress.
+- ONLINE_CONDITION: the online sync of D follows snapshot D the same way.
 - `with_own_day_tile` adds what the window mapping can't say: the snapshot for D waits for the tile
   of D itself. The feature table factory applies it to the snapshot condition.
 
@@ -32,6 +33,12 @@ SNAPSHOT_CONDITION: dg.AutomationCondition = (
     .without(AC.in_latest_time_window())
     .without(~AC.any_deps_missing())
     .with_label("snapshots_follow_tiles_allow_missing_lookback")
+)
+
+# A published day follows its snapshot, on every day (a re-computed old day is re-published; the
+# store's monotonic writes keep newer values).
+ONLINE_CONDITION: dg.AutomationCondition = (
+    AC.eager().without(AC.in_latest_time_window()).with_label("online_follows_snapshots_every_day")
 )
 
 

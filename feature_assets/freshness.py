@@ -6,11 +6,15 @@ import os
 import dagster as dg
 
 from feature_assets.features.assets import feature_tables
+from feature_assets.online.assets import online_tables
 
 FRESHNESS_HOURS = int(os.environ.get("FEATURE_STORE_FRESHNESS_HOURS", "6"))
 
 freshness_checks = dg.build_time_partition_freshness_checks(
-    assets=[a for table in feature_tables for a in (table.tiles, table.snapshots)],
+    assets=[
+        *(a for table in feature_tables for a in (table.tiles, table.snapshots)),
+        *(table.asset for table in online_tables),
+    ],
     deadline_cron=f"0 {FRESHNESS_HOURS} * * *",
     timezone="UTC",
     severity=dg.AssetCheckSeverity.WARN,

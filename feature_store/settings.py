@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from feature_store.online.specs import OnlineStoreSpec, spec_from_env
+
 PROFILES = ("local", "azure")
 DEFAULT_START_DATE = "2025-01-01"
 
@@ -26,6 +28,7 @@ class Settings:
     landing_root: str
     spark_master: str
     partitions_start_date: str
+    online_store: str = "sqlite"  # sqlite | redis | cosmos (FEATURE_STORE_ONLINE_STORE)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -51,7 +54,12 @@ class Settings:
             landing_root=env.get("FEATURE_STORE_LANDING_ROOT", str(home / "landing")),
             spark_master=env.get("FEATURE_STORE_SPARK_MASTER", "local[*]"),
             partitions_start_date=env.get("FEATURE_STORE_START_DATE", DEFAULT_START_DATE),
+            online_store=env.get("FEATURE_STORE_ONLINE_STORE", "sqlite" if profile == "local" else "redis"),
         )
+
+    def online_store_spec(self, environ: dict[str, str] | None = None) -> OnlineStoreSpec:
+        """Where this deployment publishes and serves features (feature_store/online/specs.py)."""
+        return spec_from_env(self.online_store, self.home, environ)
 
     @property
     def dagster_home(self) -> Path:

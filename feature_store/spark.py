@@ -6,6 +6,8 @@ timestamps are UTC), so it is set here and nowhere else.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
@@ -51,6 +53,10 @@ def build_spark_session(
     )
     if ivy_dir is not None:
         builder = builder.config("spark.jars.ivy", str(ivy_dir))
+    # Python tasks (online publishing) must run in this interpreter, which has the project installed, not
+    # whatever `python3` is on PATH; SparkContext reads the variable, not spark.pyspark.python. A cluster
+    # whose workers have their own environment sets PYSPARK_PYTHON itself.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings = dict(LOCAL_DEFAULTS) if master.startswith("local") else {}
     settings.update(conf or {})
     for key, value in settings.items():

@@ -2,12 +2,22 @@
 
 from resources.delta import DeltaLakeResource
 from resources.landing import BlobLandingZoneResource, LandingZoneResource, LocalLandingZoneResource
+from resources.online import (
+    CosmosOnlineStoreResource,
+    OnlineStoreResource,
+    RedisOnlineStoreResource,
+    SqliteOnlineStoreResource,
+)
 from resources.spark import SparkResource
 
 __all__ = [
     "BlobLandingZoneResource",
+    "CosmosOnlineStoreResource",
     "DeltaLakeResource",
     "LandingZoneResource",
     "LocalLandingZoneResource",
+    "OnlineStoreResource",
+    "RedisOnlineStoreResource",
     "SparkResource",
+    "SqliteOnlineStoreResource",
 ]

@@ -27,12 +27,18 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def resources(spark, home: Path) -> dict:
     """The local profile's resources pointed at this test's data dir."""
-    from resources import DeltaLakeResource, LocalLandingZoneResource, SparkResource
+    from resources import (
+        DeltaLakeResource,
+        LocalLandingZoneResource,
+        SparkResource,
+        SqliteOnlineStoreResource,
+    )
 
     return {
         "spark": SparkResource(master="local[2]"),
         "delta": DeltaLakeResource(root=str(home / "delta")),
         "landing": LocalLandingZoneResource(root=str(home / "landing")),
+        "online_store": SqliteOnlineStoreResource(path=str(home / "online.db")),
     }
 
 

@@ -118,9 +118,11 @@ def encode_batch(
 ) -> EncodedBatch:
     """Validate and encode every row before any write; reduce same-key rows to the newest."""
     check_table(table)
-    if hasattr(rows, "to_pylist"):  # a pyarrow RecordBatch or Table
-        rows = rows.to_pylist()
-    elif hasattr(rows, "columns") and hasattr(rows, "to_dict"):  # a pandas DataFrame
+    if hasattr(rows, "to_batches") and hasattr(rows, "combine_chunks"):  # a pyarrow Table
+        rows = rows.combine_chunks().to_batches()[0] if rows.num_rows else rows.to_pylist()
+    if hasattr(rows, "to_pylist"):  # a pyarrow RecordBatch
+        return _encode_arrow(table, key_columns, rows, ts_column, max_row_bytes)
+    if hasattr(rows, "columns") and hasattr(rows, "to_dict"):  # a pandas DataFrame
         rows = rows.to_dict("records")
     elif not isinstance(rows, Sequence):  # e.g. an iterator over a Spark partition
         rows = list(rows)
@@ -165,6 +167,30 @@ def encode_batch(
             values[j] = text
             stamps[j] = micros
     return EncodedBatch(table, keys, values, stamps, len(rows))
+
+
+def _encode_arrow(
+    table: str, key_columns: Sequence[str], batch: Any, ts_column: str, max_row_bytes: int
+) -> EncodedBatch:
+    from feature_store.online.arrow_encoding import encode_arrow_batch
+
+    if isinstance(key_columns, str) or not key_columns:
+        raise InvalidRowError(f"table {table!r}: key_columns must be a non-empty sequence of column names")
+    reserved = TS_COLUMN if ts_column != TS_COLUMN else None
+    keys, values, stamps = encode_arrow_batch(table, key_columns, batch, ts_column, reserved, max_row_bytes)
+    if len(set(keys)) != len(keys):  # rare: reduce same-key rows to the newest, the last of equals
+        position: dict[str, int] = {}
+        for i, (key, micros) in enumerate(zip(keys, stamps, strict=True)):
+            j = position.get(key)
+            if j is None or micros >= stamps[j]:
+                position[key] = i
+        chosen = sorted(position.values())
+        keys, values, stamps = (
+            [keys[i] for i in chosen],
+            [values[i] for i in chosen],
+            [stamps[i] for i in chosen],
+        )
+    return EncodedBatch(table, keys, values, stamps, batch.num_rows)
 
 
 class OnlineStore(ABC):

@@ -126,3 +126,23 @@ def new_table(store: OnlineStore) -> Iterator[Callable[[], str]]:
     yield make
     for table in made:
         store.drop_table(table)
+
+
+@pytest.fixture
+def store_spec(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path):
+    """A spec (what Spark executors open) for the same backend `store_factory` opens."""
+    from feature_store.online.specs import CosmosStoreSpec, RedisStoreSpec, SqliteStoreSpec
+
+    if store_kind == "sqlite":
+        return SqliteStoreSpec(str(tmp_path / "online.db"))
+    if store_kind == "redis":
+        server = request.getfixturevalue("redis_server")
+        return RedisStoreSpec(server.host, server.port)
+    server = request.getfixturevalue("cosmos_server")
+    return CosmosStoreSpec(
+        server.url,
+        devservices.COSMOS_EMULATOR_KEY,
+        database=request.getfixturevalue("cosmos_database"),
+        enable_endpoint_discovery=False,
+        use_env_proxies=False,
+    )
