@@ -3,7 +3,8 @@
 Encoding row by row costs ~18 µs per 16-feature row in Python (`to_pylist` plus `encode_row`), which caps
 one core at ~55k rows/s. Here every column becomes an array of JSON value texts with Arrow compute
 kernels and one `binary_join_element_wise` assembles the rows, so the per-row Python work is only the
-dedup of keys. The texts may differ from `encode_row`'s (e.g. `1e16` is written `10000000000000000.0`),
+dedup of keys. The texts may differ from `encode_row`'s (e.g. `1e-05` is written `0.00001`, and an integral float
+Arrow prints as `3` gets `.0` appended),
 but they decode to identical values and types: `tests/online/test_arrow_encoding.py` checks that
 against the row path on random batches.
 """
@@ -22,9 +23,26 @@ _ORDINAL_1970 = date(1970, 1, 1).toordinal()
 _FLOAT_SPECIALS = (("nan", "NaN"), ("-inf", "-Infinity"), ("inf", "Infinity"))
 
 
+def _micros(column: pa.Array) -> pa.Array:
+    """µs since epoch, rounded down like `encoding.to_micros` (Arrow's cast truncates toward zero)."""
+    unit = column.type.unit
+    raw = pc.cast(column, pa.int64())
+    if unit == "s":
+        return pc.multiply(raw, 1_000_000)
+    if unit == "ms":
+        return pc.multiply(raw, 1_000)
+    if unit == "us":
+        return raw
+    quotient = pc.divide(raw, 1_000)  # integer division truncates toward zero
+    inexact_negative = pc.and_(pc.less(raw, 0), pc.not_equal(pc.multiply(quotient, 1_000), raw))
+    return pc.if_else(inexact_negative, pc.subtract(quotient, 1), quotient)
+
+
 def _json_texts(column: pa.Array, name: str, where: str) -> pa.Array:
     """JSON text of every value of one column (null -> `null`), typed as the row encoding types it."""
     t = column.type
+    if pa.types.is_null(t):  # e.g. Spark's lit(None): every value is null
+        return pa.array(["null"] * len(column), pa.string())
     if pa.types.is_integer(t) or pa.types.is_boolean(t):
         text = pc.cast(column, pa.string())
     elif pa.types.is_floating(t):
@@ -35,8 +53,7 @@ def _json_texts(column: pa.Array, name: str, where: str) -> pa.Array:
         integral = pc.invert(pc.match_substring_regex(text, r"[.eEaI]"))
         text = pc.if_else(integral, pc.binary_join_element_wise(text, ".0", ""), text)
     elif pa.types.is_timestamp(t):
-        micros = pc.cast(pc.cast(column, pa.timestamp("us", t.tz), safe=False), pa.int64())
-        text = pc.binary_join_element_wise('{"t":', pc.cast(micros, pa.string()), "}", "")
+        text = pc.binary_join_element_wise('{"t":', pc.cast(_micros(column), pa.string()), "}", "")
     elif pa.types.is_date(t):
         ordinal = pc.add(pc.cast(pc.cast(column, pa.date32()), pa.int32()).cast(pa.int64()), _ORDINAL_1970)
         text = pc.binary_join_element_wise('{"d":', pc.cast(ordinal, pa.string()), "}", "")
@@ -94,7 +111,7 @@ def encode_arrow_batch(
     if stamps_col.null_count:
         row = stamps_col.is_null().index(True).as_py()
         raise InvalidRowError(f"{where}, key {keys[row]}: {ts_column!r} is null")
-    micros = pc.cast(pc.cast(stamps_col, pa.timestamp("us", stamps_col.type.tz), safe=False), pa.int64())
+    micros = _micros(stamps_col)
 
     pieces: list[pa.Array | str] = ["[", pc.cast(micros, pa.string()), ",{"]
     skip = {*key_columns, ts_column}

@@ -26,7 +26,7 @@ from feature_store.online.specs import OnlineStoreSpec
 # Spark types whose values the row encoding stores and reads back with the same type.
 _SUPPORTED = (
     T.BooleanType, T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType,
-    T.StringType, T.TimestampType, T.TimestampNTZType, T.DateType,
+    T.StringType, T.TimestampType, T.TimestampNTZType, T.DateType, T.NullType,
 )  # fmt: skip
 _COUNTS_SCHEMA = "rows long, written long, skipped_older long"
 _REMOTE_ERROR = re.compile(r"(?:[\w.]+\.)?((?:OnlineStore|InvalidRow)Error): (.+)")
