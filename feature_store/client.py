@@ -59,6 +59,7 @@ from feature_store.online.specs import OnlineStoreSpec
 from feature_store.online_sync import plan_online_lookup, publish_rows
 from feature_store.settings import Settings
 from feature_store.spark import build_spark_session
+from feature_store.training import TrainingSet, create_training_set
 
 __all__ = [
     "DuplicateKeys",
@@ -306,6 +307,18 @@ class FeatureStoreClient:
         check_tag(key)
         self._entry(table)
         self.tables.unset_properties(table, [f"{TAG_PREFIX}{key}"])
+
+    # ----------------------------------------------------------------------------- training sets
+
+    def create_training_set(
+        self,
+        df: DataFrame,
+        feature_lookups: Sequence[FeatureLookup],
+        label: str | None,
+        exclude_columns: Sequence[str] | None = None,
+    ) -> TrainingSet:
+        """df joined point-in-time to every lookup's table (feature_store/pit_join.py); `load_df()`."""
+        return create_training_set(df, feature_lookups, label, exclude_columns, self.get_table, self.read_table)
 
     # ----------------------------------------------------------------------------- online store
 

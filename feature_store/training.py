@@ -1,0 +1,145 @@
+"""Training sets: an input DataFrame (keys, event times, label) joined point-in-time to feature tables.
+
+Everything that can be checked from schemas and the catalog is checked before any Spark job, with an
+error naming the column, table or feature; only "df is empty" needs one (a `LIMIT 1`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import types as T
+
+from feature_store.lookups import FeatureLookup
+from feature_store.pit_join import BoundFeatureLookup, feature_spec, point_in_time_join
+
+
+class TrainingSetError(ValueError):
+    """The training set can't be built as asked; the message names the column, table or feature."""
+
+
+_INTEGRAL = frozenset({"tinyint", "smallint", "int", "bigint"})
+
+
+def _kind(simple_type: str) -> str:
+    """Key types that join: any integer with any integer, string with string."""
+    return "integer" if simple_type in _INTEGRAL else simple_type
+
+
+def bind_lookups(
+    df: DataFrame, feature_lookups: Sequence[FeatureLookup], describe: Callable[[str], Any]
+) -> list[BoundFeatureLookup]:
+    """Resolve each lookup against its table (`describe(name)` -> FeatureTable) and df's schema."""
+    if isinstance(feature_lookups, FeatureLookup) or not feature_lookups:
+        raise TrainingSetError("feature_lookups must be a non-empty list of FeatureLookup")
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    bound: list[BoundFeatureLookup] = []
+    outputs: dict[str, str] = {}
+    for lookup in feature_lookups:
+        if not isinstance(lookup, FeatureLookup):
+            raise TrainingSetError(
+                f"feature_lookups must hold FeatureLookup objects, got {type(lookup).__name__}"
+            )
+        table = describe(lookup.table_name)
+        where = f"FeatureLookup({table.name})"
+        if len(lookup.lookup_keys) != len(table.primary_keys):
+            raise TrainingSetError(
+                f"{where}: lookup_key {list(lookup.lookup_keys)} must name one df column per primary key "
+                f"{table.primary_keys}, in that order"
+            )
+        for column, key in zip(lookup.lookup_keys, table.primary_keys, strict=True):
+            if column not in fields:
+                raise TrainingSetError(f"{where}: df has no column {column!r} (lookup key for {key!r})")
+            want, got = table.key_types.get(key), fields[column]
+            if want is not None and _kind(got.simpleString()) != _kind(want):
+                raise TrainingSetError(
+                    f"{where}: df column {column!r} is {got.simpleString()}, but key {key!r} is {want}"
+                )
+        ts = lookup.timestamp_lookup_key
+        if ts is not None:
+            if ts not in fields:
+                raise TrainingSetError(f"{where}: df has no column {ts!r} (timestamp_lookup_key)")
+            if not isinstance(fields[ts], T.TimestampType | T.TimestampNTZType | T.DateType):
+                raise TrainingSetError(
+                    f"{where}: timestamp_lookup_key {ts!r} must be a timestamp or date, is {fields[ts].simpleString()}"
+                )
+        available = table.feature_names
+        names = list(lookup.features) if lookup.features is not None else list(available)
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise TrainingSetError(f"{where}: unknown features {unknown}; the table has {available}")
+        for what, mapping in (
+            ("rename_outputs", lookup.rename_outputs),
+            ("default_values", lookup.default_values),
+        ):
+            stray = sorted(set(mapping or {}) - set(names))
+            if stray:
+                raise TrainingSetError(f"{where}: {what} names features that are not looked up: {stray}")
+        item = BoundFeatureLookup(
+            lookup, table.name, tuple(table.primary_keys), (table.timestamp_keys or [None])[0], tuple(names)
+        )
+        for output in item.output_columns:
+            if output in fields:
+                raise TrainingSetError(
+                    f"{where}: output column {output!r} already exists in df; rename it with rename_outputs"
+                )
+            if output in outputs:
+                raise TrainingSetError(
+                    f"{where}: output column {output!r} also comes from {outputs[output]}; rename one with rename_outputs"
+                )
+            outputs[output] = table.name
+        bound.append(item)
+    return bound
+
+
+@dataclass
+class TrainingSet:
+    """A lazily computed point-in-time training set; `load_df()` returns it as a Spark DataFrame."""
+
+    df: DataFrame
+    lookups: list[BoundFeatureLookup]
+    label: str | None
+    exclude_columns: list[str] = field(default_factory=list)
+    _read: Callable[[str], DataFrame] | None = field(default=None, repr=False)  # table name -> snapshots
+    _joined: DataFrame | None = field(default=None, repr=False)
+
+    def load_df(self) -> DataFrame:
+        if self._joined is None:
+            snapshots = [(b, self._read(b.table)) for b in self.lookups]
+            joined = point_in_time_join(self.df, snapshots)
+            self._joined = joined.drop(*self.exclude_columns) if self.exclude_columns else joined
+        return self._joined
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c for b in self.lookups for c in b.output_columns]
+
+    def feature_spec(self) -> list[dict[str, Any]]:
+        return feature_spec(self.lookups)
+
+
+def create_training_set(
+    df: DataFrame,
+    feature_lookups: Sequence[FeatureLookup],
+    label: str | None,
+    exclude_columns: Sequence[str] | None,
+    describe: Callable[[str], Any],
+    read: Callable[[str], DataFrame],
+) -> TrainingSet:
+    if not isinstance(df, DataFrame):
+        raise TrainingSetError(f"df must be a Spark DataFrame, got {type(df).__name__}")
+    if label is not None and label not in df.columns:
+        raise TrainingSetError(f"label column {label!r} is not in df (columns: {', '.join(df.columns)})")
+    exclude = [exclude_columns] if isinstance(exclude_columns, str) else list(exclude_columns or [])
+    unknown = [c for c in exclude if c not in df.columns]
+    if unknown:
+        raise TrainingSetError(f"exclude_columns {unknown} are not in df (columns: {', '.join(df.columns)})")
+    if label is not None and label in exclude:
+        raise TrainingSetError(f"label column {label!r} can't also be excluded")
+    bound = bind_lookups(df, feature_lookups, describe)
+    if df.isEmpty():
+        raise TrainingSetError("df has no rows: a training set needs at least one row")
+    return TrainingSet(df, bound, label, exclude, _read=read)
