@@ -320,6 +320,28 @@ class FeatureStoreClient:
         """df joined point-in-time to every lookup's table (feature_store/pit_join.py); `load_df()`."""
         return create_training_set(df, feature_lookups, label, exclude_columns, self.get_table, self.read_table)
 
+    def log_model(
+        self,
+        model: Any,
+        artifact_path: str,
+        flavor: Any,
+        training_set: TrainingSet,
+        registered_model_name: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Log model with the feature spec of training_set (feature_store/models.py); MLflow ModelInfo."""
+        from feature_store import models  # MLflow is imported only by the calls that need it
+
+        self.settings.configure_mlflow()
+        return models.log_model(model, artifact_path, flavor, training_set, registered_model_name, **kwargs)
+
+    def score_batch(self, model_uri: str, df: DataFrame, result_type: str = "double") -> DataFrame:
+        """df (keys, event times) joined point-in-time to the model's features, plus `prediction`."""
+        from feature_store import models
+
+        self.settings.configure_mlflow()
+        return models.score_batch(model_uri, df, self.create_training_set, result_type)
+
     # ----------------------------------------------------------------------------- online store
 
     @property

@@ -1,0 +1,151 @@
+"""MLflow models that carry their feature lookups (Databricks' `log_model` / `score_batch`).
+
+`log_model` saves the trained model with its own flavor (e.g. `mlflow.sklearn`) inside a pyfunc wrapper,
+`FeatureStoreModel`, together with `feature_spec.json`: the tables, keys, features, renames and defaults
+of the training set's lookups and the columns the model takes, in order. Anyone can then
+- load it as a plain pyfunc (`mlflow.pyfunc.load_model`) and predict on a DataFrame that already
+  holds the model's columns (the serving endpoint looks them up online first), and read
+  `feature_spec(model_uri)` to know which lookups to do;
+- `score_batch(model_uri, df)` with df holding only keys (and event times): the spec drives a
+  point-in-time join, then the model predicts on the executors (`mlflow.pyfunc.spark_udf`).
+A model with `predict_proba` (binary classifier) predicts the positive-class probability.
+
+The wrapper class is pickled by reference, so loading needs this package installed (it is a
+dependency of any process that does feature lookups anyway).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from datetime import timedelta
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from feature_store.lookups import FeatureLookup
+from feature_store.training import TrainingSet
+
+FEATURE_SPEC = "feature_spec.json"
+PREDICTION = "prediction"
+
+
+class FeatureStoreModel(mlflow.pyfunc.PythonModel):
+    """Predicts from a DataFrame holding the model's columns; extra columns are ignored."""
+
+    def load_context(self, context: Any) -> None:
+        self.spec = json.loads(Path(context.artifacts["feature_spec"]).read_text())
+        self.columns: list[str] = self.spec["model_columns"]
+        self._model = mlflow.pyfunc.load_model(context.artifacts["model"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> np.ndarray:
+        missing = [c for c in self.columns if c not in model_input.columns]
+        if missing:
+            raise ValueError(f"model input lacks columns {missing}; the model takes {self.columns}")
+        out = np.asarray(self._model.predict(model_input[self.columns]))
+        if out.ndim == 2 and out.shape[1] == 2:  # predict_proba of a binary classifier: P(positive)
+            out = out[:, 1]
+        return out.astype(float).ravel()
+
+
+def _model_columns(model: Any, training_set: TrainingSet) -> list[str]:
+    fitted = getattr(model, "feature_names_in_", None)  # scikit-learn fitted on a DataFrame
+    return [str(c) for c in fitted] if fitted is not None else training_set.feature_names
+
+
+def log_model(
+    model: Any,
+    artifact_path: str,
+    flavor: Any,
+    training_set: TrainingSet,
+    registered_model_name: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Log `model` (saved with `flavor`, e.g. `mlflow.sklearn`) with its feature spec in the active run
+    (one is started if none is). Returns MLflow's ModelInfo (`.model_uri`, `.registered_model_version`)."""
+    if not isinstance(training_set, TrainingSet):
+        raise TypeError(f"training_set must come from create_training_set, got {type(training_set).__name__}")
+    if not hasattr(flavor, "save_model"):
+        raise TypeError(f"flavor must be an MLflow flavor module such as mlflow.sklearn, got {flavor!r}")
+    spec = {
+        "lookups": training_set.feature_spec(),
+        "label": training_set.label,
+        "model_columns": _model_columns(model, training_set),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        inner = Path(tmp) / "model"
+        extra = {}
+        if flavor.__name__ == "mlflow.sklearn" and hasattr(model, "predict_proba"):
+            extra["pyfunc_predict_fn"] = "predict_proba"
+        flavor.save_model(model, str(inner), **extra)
+        spec_file = Path(tmp) / FEATURE_SPEC
+        spec_file.write_text(json.dumps(spec, indent=2, default=str))
+        # Explicit requirements: MLflow would otherwise infer them by loading the model in a subprocess.
+        requirements = [f"{p}=={version(p)}" for p in ("mlflow", "scikit-learn", "pandas", "numpy")]
+        return mlflow.pyfunc.log_model(
+            name=artifact_path,
+            python_model=FeatureStoreModel(),
+            artifacts={"model": str(inner), "feature_spec": str(spec_file)},
+            registered_model_name=registered_model_name,
+            pip_requirements=requirements,
+            metadata={"feature_store": {"tables": sorted({lk["table"] for lk in spec["lookups"]})}},
+            **kwargs,
+        )
+
+
+def feature_spec(model_uri: str) -> dict[str, Any]:
+    """The logged spec: {"lookups": [...], "label": ..., "model_columns": [...]}."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(model_uri, dst_path=tmp)
+        return json.loads((Path(local) / "artifacts" / FEATURE_SPEC).read_text())
+
+
+def lookups_from_spec(spec: dict[str, Any], timestamped: bool = True) -> list[FeatureLookup]:
+    """The FeatureLookups a model was trained with (`timestamped=False`: latest values, for serving)."""
+    lookups = []
+    for lk in spec["lookups"]:
+        window = lk.get("lookback_window_seconds")
+        renames = {f: o for f, o in zip(lk["features"], lk["outputs"], strict=True) if f != o}
+        lookups.append(
+            FeatureLookup(
+                table_name=lk["table"],
+                lookup_key=lk["lookup_key"],
+                feature_names=lk["features"],
+                rename_outputs=renames or None,
+                timestamp_lookup_key=lk["timestamp_lookup_key"] if timestamped else None,
+                lookback_window=timedelta(seconds=window) if window and timestamped else None,
+                default_values=lk.get("default_values") or None,
+            )
+        )
+    return lookups
+
+
+def model_columns(spec: dict[str, Any]) -> Sequence[str]:
+    return spec["model_columns"]
+
+
+def score_batch(model_uri: str, df: Any, create_training_set: Any, result_type: str = "double") -> Any:
+    """df (keys and event times) + the model's features (point in time) + a `prediction` column."""
+    from pyspark.sql import functions as F
+
+    spec = feature_spec(model_uri)
+    lookups = lookups_from_spec(spec)
+    joined = create_training_set(df, lookups, label=None).load_df()
+    columns = list(model_columns(spec))
+    missing = [c for c in columns if c not in joined.columns]
+    if missing:
+        raise ValueError(
+            f"df must supply the model's non-feature-store columns {missing} (model takes {columns})"
+        )
+    if PREDICTION in df.columns:
+        raise ValueError(f"df already has a {PREDICTION!r} column")
+    predict = mlflow.pyfunc.spark_udf(
+        df.sparkSession, model_uri, result_type=result_type, env_manager="local"
+    )
+    return joined.withColumn(PREDICTION, predict(F.struct(*(F.col(c) for c in columns))))
