@@ -8,6 +8,7 @@ from feature_assets.automation import automation_sensor
 from feature_assets.features.assets import feature_tables
 from feature_assets.freshness import freshness_checks, freshness_sensor
 from feature_assets.jobs import all_checks_job, freshness_checks_job
+from feature_assets.ml.assets import ml_assets
 from feature_assets.online.assets import online_tables
 from feature_assets.raw.assets import raw_assets
 from feature_assets.raw.checks import raw_checks
@@ -18,6 +19,7 @@ from resources import (
     CosmosOnlineStoreResource,
     DeltaLakeResource,
     LocalLandingZoneResource,
+    MLflowResource,
     OnlineStoreResource,
     RedisOnlineStoreResource,
     SparkResource,
@@ -57,6 +59,9 @@ RESOURCES_BY_PROFILE = {
         "delta": DeltaLakeResource(root=settings.delta_root),
         "landing": LocalLandingZoneResource(root=settings.landing_root),
         "online_store": online_store_resource(),
+        "mlflow_tracking": MLflowResource(
+            tracking_uri=settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root
+        ),
     },
     "azure": {
         "spark": SparkResource(master=dg.EnvVar("FEATURE_STORE_SPARK_MASTER").get_value("local[*]")),
@@ -70,6 +75,9 @@ RESOURCES_BY_PROFILE = {
             staging_dir=str(settings.home / "staging"),
         ),
         "online_store": online_store_resource(),
+        "mlflow_tracking": MLflowResource(
+            tracking_uri=settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root
+        ),
     },
 }
 
@@ -77,6 +85,7 @@ all_assets = [
     *raw_assets,
     *(a for table in feature_tables for a in (table.tiles, table.snapshots)),
     *(table.asset for table in online_tables),
+    *ml_assets,
 ]
 all_checks = [
     *raw_checks,

@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 
 from feature_assets.definitions import defs, settings
 from feature_store import FeatureLookup, FeatureStoreClient
+from feature_store.churn import SCORES_TABLE, TRAINING_SET_TABLE
 from feature_store.cli import SIZE_PRESETS
 from feature_store.delta_tables import DeltaTables
 from feature_store.generate import CHURN_HORIZON_DAYS, generate
@@ -38,8 +39,36 @@ def run_range(job: dg.JobDefinition, instance: dg.DagsterInstance, keys: list[st
     return result
 
 
+def run_partition(job: dg.JobDefinition, instance: dg.DagsterInstance, key: str, day: date):
+    started = time.monotonic()
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey(key)],
+        partition_key=day.isoformat(),
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        raise_on_error=False,
+    )
+    print(f"  {key}: {day}, {time.monotonic() - started:.0f}s, {'succeeded' if result.success else 'FAILED'}")
+    return result
+
+
+def print_model_and_scores(results: list[dg.ExecuteInProcessResult], tables: DeltaTables, day: date) -> None:
+    models = [m for r in results for m in r.asset_materializations_for_node("churn_model")] if results else []
+    if models:
+        meta = models[-1].metadata
+        print(f"\nchurn_model v{meta['model_version'].value}: holdout AUC {meta['holdout_auc'].value:.3f} "
+              f"({meta['holdout_rows'].value} labels of {meta['holdout_days'].value}), champion "
+              f"v{meta['champion'].value}")
+    if tables.exists(SCORES_TABLE):
+        top = tables.read_days(SCORES_TABLE, day, day).orderBy(F.desc("prediction")).limit(5).collect()
+        print(f"highest churn scores on {day}:")
+        for row in top:
+            print(f"  {row['customer_id']:10} {row['prediction']:.3f}  (model v{row['model_version']})")
+
+
 def print_tables(tables: DeltaTables) -> None:
     names = [s.table for s in RAW_SOURCES] + [t.tiles_table for t in FEATURE_TABLES] + [t.name for t in FEATURE_TABLES]
+    names += [TRAINING_SET_TABLE, SCORES_TABLE]
     print(f"\n{'table':38} {'partitions':>10} {'first':>11} {'last':>11} {'rows':>9}  version")
     for name in names:
         if not tables.exists(name):
@@ -112,12 +141,15 @@ def main() -> int:
     results = [run_range(job, instance, transaction_assets, first, yesterday)]
     last_label_day = yesterday - timedelta(days=CHURN_HORIZON_DAYS)
     if last_label_day >= first:
-        results.append(run_range(job, instance, ["raw_labels"], first, last_label_day))
+        results.append(run_range(job, instance, ["raw_labels", "churn_training_set"], first, last_label_day))
+        results.append(run_partition(job, instance, "churn_model", last_label_day))
+        results.append(run_partition(job, instance, "churn_scores", yesterday))
 
     tables = DeltaTables(build_spark_session(settings.spark_master, ivy_dir=settings.ivy_dir), settings.delta_root)
     print_tables(tables)
     print_checks(results)
     print_online_lookup(tables, yesterday)
+    print_model_and_scores(results, tables, yesterday)
     print("\nnext: `make ui` opens Dagster on http://127.0.0.1:3000 with these runs, partitions and checks")
     return 0 if all(r.success for r in results) else 1
 

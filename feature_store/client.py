@@ -316,9 +316,13 @@ class FeatureStoreClient:
         feature_lookups: Sequence[FeatureLookup],
         label: str | None,
         exclude_columns: Sequence[str] | None = None,
+        record_feature_ts: Mapping[str, str] | None = None,
     ) -> TrainingSet:
-        """df joined point-in-time to every lookup's table (feature_store/pit_join.py); `load_df()`."""
-        return create_training_set(df, feature_lookups, label, exclude_columns, self.get_table, self.read_table)
+        """df joined point-in-time to every lookup's table (feature_store/pit_join.py); `load_df()`.
+        record_feature_ts {table: column} also outputs the matched snapshot's feature_ts (leakage checks)."""
+        return create_training_set(
+            df, feature_lookups, label, exclude_columns, self.get_table, self.read_table, record_feature_ts
+        )
 
     def log_model(
         self,
@@ -327,13 +331,16 @@ class FeatureStoreClient:
         flavor: Any,
         training_set: TrainingSet,
         registered_model_name: str | None = None,
+        save_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> Any:
         """Log model with the feature spec of training_set (feature_store/models.py); MLflow ModelInfo."""
         from feature_store import models  # MLflow is imported only by the calls that need it
 
         self.settings.configure_mlflow()
-        return models.log_model(model, artifact_path, flavor, training_set, registered_model_name, **kwargs)
+        return models.log_model(
+            model, artifact_path, flavor, training_set, registered_model_name, save_kwargs, **kwargs
+        )
 
     def score_batch(self, model_uri: str, df: DataFrame, result_type: str = "double") -> DataFrame:
         """df (keys, event times) joined point-in-time to the model's features, plus `prediction`."""

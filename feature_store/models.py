@@ -17,6 +17,7 @@ dependency of any process that does feature lookups anyway).
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Sequence
 from datetime import timedelta
@@ -34,6 +35,24 @@ from feature_store.training import TrainingSet
 
 FEATURE_SPEC = "feature_spec.json"
 PREDICTION = "prediction"
+
+
+def configure_mlflow(tracking_uri: str, artifact_root: str | None, experiment: str = "feature_store") -> str:
+    """Point MLflow (tracking and registry) at tracking_uri and select the experiment, creating it with
+    artifact_root (None: the server's default); returns the experiment id."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # logs, not a terminal
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    experiment_id = (
+        found.experiment_id
+        if found
+        else mlflow.create_experiment(experiment, artifact_location=artifact_root)
+    )
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
 
 
 class FeatureStoreModel(mlflow.pyfunc.PythonModel):
@@ -65,10 +84,12 @@ def log_model(
     flavor: Any,
     training_set: TrainingSet,
     registered_model_name: str | None = None,
+    save_kwargs: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> Any:
-    """Log `model` (saved with `flavor`, e.g. `mlflow.sklearn`) with its feature spec in the active run
-    (one is started if none is). Returns MLflow's ModelInfo (`.model_uri`, `.registered_model_version`)."""
+    """Log `model` (saved with `flavor`, e.g. `mlflow.sklearn`, and `save_kwargs`) with its feature spec in
+    the active run (one is started if none is). Returns MLflow's ModelInfo (`.model_uri`,
+    `.registered_model_version`). Extra keyword arguments go to `mlflow.pyfunc.log_model`."""
     if not isinstance(training_set, TrainingSet):
         raise TypeError(f"training_set must come from create_training_set, got {type(training_set).__name__}")
     if not hasattr(flavor, "save_model"):
@@ -80,7 +101,7 @@ def log_model(
     }
     with tempfile.TemporaryDirectory() as tmp:
         inner = Path(tmp) / "model"
-        extra = {}
+        extra = dict(save_kwargs or {})
         if flavor.__name__ == "mlflow.sklearn" and hasattr(model, "predict_proba"):
             extra["pyfunc_predict_fn"] = "predict_proba"
         flavor.save_model(model, str(inner), **extra)

@@ -40,12 +40,14 @@ class BoundFeatureLookup:
     primary_keys: tuple[str, ...]
     timestamp_key: str | None  # the table's; None: a table without time (always its latest/only row)
     features: tuple[str, ...]  # names in the table
+    ts_output: str | None = None  # also output the matched snapshot's feature_ts under this name
 
     def output(self, feature: str) -> str:
         return self.lookup.output_name(feature)
 
     @property
     def output_columns(self) -> list[str]:
+        """Feature columns this lookup adds (the recorded feature_ts, if any, is not a feature)."""
         return [self.output(f) for f in self.features]
 
 
@@ -71,6 +73,8 @@ def _with_defaults(bound: BoundFeatureLookup, matched: Column) -> list[Column]:
         if feature in defaults:
             value = F.when(matched.isNull(), F.lit(defaults[feature])).otherwise(value)
         out.append(value.alias(bound.output(feature)))
+    if bound.ts_output:
+        out.append(matched[_FTS].alias(bound.ts_output))
     return out
 
 

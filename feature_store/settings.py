@@ -66,25 +66,19 @@ class Settings:
         """MLFLOW_TRACKING_URI if set, else an embedded SQLite store under the data dir."""
         return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
 
-    def configure_mlflow(self, experiment: str = "feature_store") -> str:
-        """Point MLflow at this deployment's tracking store and experiment; returns the experiment id.
-        Embedded: artifacts go under <home>/mlflow/artifacts, not the working directory."""
-        import mlflow
+    @property
+    def mlflow_artifact_root(self) -> str | None:
+        """Where an embedded tracking store keeps artifacts; a remote server decides for itself."""
+        return (
+            (self.home / "mlflow" / "artifacts").as_uri()
+            if self.mlflow_tracking_uri.startswith("sqlite")
+            else None
+        )
 
-        uri = self.mlflow_tracking_uri
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # logs, not a terminal
-        if uri.startswith("sqlite:///"):
-            (self.home / "mlflow").mkdir(parents=True, exist_ok=True)
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        found = mlflow.get_experiment_by_name(experiment)
-        if found is not None:
-            mlflow.set_experiment(experiment_id=found.experiment_id)
-            return found.experiment_id
-        location = (self.home / "mlflow" / "artifacts").as_uri() if uri.startswith("sqlite:///") else None
-        experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
-        mlflow.set_experiment(experiment_id=experiment_id)
-        return experiment_id
+    def configure_mlflow(self, experiment: str = "feature_store") -> str:
+        from feature_store.models import configure_mlflow
+
+        return configure_mlflow(self.mlflow_tracking_uri, self.mlflow_artifact_root, experiment)
 
     @property
     def dagster_home(self) -> Path:

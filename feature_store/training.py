@@ -6,7 +6,7 @@ error naming the column, table or feature; only "df is empty" needs one (a `LIMI
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,10 @@ def _kind(simple_type: str) -> str:
 
 
 def bind_lookups(
-    df: DataFrame, feature_lookups: Sequence[FeatureLookup], describe: Callable[[str], Any]
+    df: DataFrame,
+    feature_lookups: Sequence[FeatureLookup],
+    describe: Callable[[str], Any],
+    record_feature_ts: Mapping[str, str] | None = None,
 ) -> list[BoundFeatureLookup]:
     """Resolve each lookup against its table (`describe(name)` -> FeatureTable) and df's schema."""
     if isinstance(feature_lookups, FeatureLookup) or not feature_lookups:
@@ -78,10 +81,16 @@ def bind_lookups(
             stray = sorted(set(mapping or {}) - set(names))
             if stray:
                 raise TrainingSetError(f"{where}: {what} names features that are not looked up: {stray}")
+        ts_output = (record_feature_ts or {}).get(table.name)
         item = BoundFeatureLookup(
-            lookup, table.name, tuple(table.primary_keys), (table.timestamp_keys or [None])[0], tuple(names)
+            lookup,
+            table.name,
+            tuple(table.primary_keys),
+            (table.timestamp_keys or [None])[0],
+            tuple(names),
+            ts_output,
         )
-        for output in item.output_columns:
+        for output in [*item.output_columns, *([ts_output] if ts_output else [])]:
             if output in fields:
                 raise TrainingSetError(
                     f"{where}: output column {output!r} already exists in df; rename it with rename_outputs"
@@ -128,6 +137,7 @@ def create_training_set(
     exclude_columns: Sequence[str] | None,
     describe: Callable[[str], Any],
     read: Callable[[str], DataFrame],
+    record_feature_ts: Mapping[str, str] | None = None,
 ) -> TrainingSet:
     if not isinstance(df, DataFrame):
         raise TrainingSetError(f"df must be a Spark DataFrame, got {type(df).__name__}")
@@ -139,7 +149,7 @@ def create_training_set(
         raise TrainingSetError(f"exclude_columns {unknown} are not in df (columns: {', '.join(df.columns)})")
     if label is not None and label in exclude:
         raise TrainingSetError(f"label column {label!r} can't also be excluded")
-    bound = bind_lookups(df, feature_lookups, describe)
+    bound = bind_lookups(df, feature_lookups, describe, record_feature_ts)
     if df.isEmpty():
         raise TrainingSetError("df has no rows: a training set needs at least one row")
     return TrainingSet(df, bound, label, exclude, _read=read)

@@ -2,6 +2,7 @@
 
 from resources.delta import DeltaLakeResource
 from resources.landing import BlobLandingZoneResource, LandingZoneResource, LocalLandingZoneResource
+from resources.mlflow_tracking import MLflowResource
 from resources.online import (
     CosmosOnlineStoreResource,
     OnlineStoreResource,
@@ -16,6 +17,7 @@ __all__ = [
     "DeltaLakeResource",
     "LandingZoneResource",
     "LocalLandingZoneResource",
+    "MLflowResource",
     "OnlineStoreResource",
     "RedisOnlineStoreResource",
     "SparkResource",

@@ -30,6 +30,7 @@ def resources(spark, home: Path) -> dict:
     from resources import (
         DeltaLakeResource,
         LocalLandingZoneResource,
+        MLflowResource,
         SparkResource,
         SqliteOnlineStoreResource,
     )
@@ -39,6 +40,8 @@ def resources(spark, home: Path) -> dict:
         "delta": DeltaLakeResource(root=str(home / "delta")),
         "landing": LocalLandingZoneResource(root=str(home / "landing")),
         "online_store": SqliteOnlineStoreResource(path=str(home / "online.db")),
+        "mlflow_tracking": MLflowResource(tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
+                                          artifact_root=(home / "mlartifacts").as_uri()),
     }
 
 

@@ -17,13 +17,21 @@ class RowCountConfig(dg.Config):
     max_day_over_day_ratio: float = 3.0
 
 
-def outcome_result(outcome: quality.Outcome, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
+def outcome_result(
+    outcome: quality.Outcome, severity: dg.AssetCheckSeverity, check_name: str | None = None
+) -> dg.AssetCheckResult:
     metadata = {
         key: value if isinstance(value, int | float | str) else dg.MetadataValue.json(value)
         for key, value in outcome.details.items()
         if value is not None
     }
-    return dg.AssetCheckResult(passed=outcome.passed, severity=severity, description=outcome.summary, metadata=metadata)
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.summary,
+        metadata=metadata,
+    )
 
 
 def build_snapshot_checks(spec: WindowedFeatureTable, key: dg.AssetKey) -> list[dg.AssetChecksDefinition]:

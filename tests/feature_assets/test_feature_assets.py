@@ -11,7 +11,13 @@ from feature_assets.definitions import all_assets, all_checks
 from feature_assets.jobs import all_checks_job
 from feature_store.delta_tables import DeltaTables
 from feature_store.generate import generate
-from resources import DeltaLakeResource, LocalLandingZoneResource, SparkResource, SqliteOnlineStoreResource
+from resources import (
+    DeltaLakeResource,
+    LocalLandingZoneResource,
+    MLflowResource,
+    SparkResource,
+    SqliteOnlineStoreResource,
+)
 
 CHAIN = dg.AssetSelection.assets("raw_transactions", "customer_daily_tiles", "customer_features")
 DAYS = ["2025-01-01", "2025-01-02", "2025-01-03"]
@@ -24,6 +30,8 @@ def resources_for(home: Path) -> dict:
         "delta": DeltaLakeResource(root=str(home / "delta")),
         "landing": LocalLandingZoneResource(root=str(home / "landing")),
         "online_store": SqliteOnlineStoreResource(path=str(home / "online.db")),
+        "mlflow_tracking": MLflowResource(tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
+                                          artifact_root=(home / "mlartifacts").as_uri()),
     }
 
 

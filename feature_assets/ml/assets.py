@@ -1,0 +1,189 @@
+"""Churn: a point-in-time training set per label day, a model promoted only when it is good enough,
+and daily scores from the champion."""
+
+from dataclasses import replace
+
+import dagster as dg
+
+from feature_assets.features.checks import outcome_result
+from feature_assets.features.factory import snapshots_key
+from feature_assets.partitions import daily_partitions, partition_days
+from feature_store import churn
+from feature_store.client import FeatureStoreClient
+from feature_store.quality import Outcome
+from feature_store.settings import Settings
+from feature_store.tables import CUSTOMER_FEATURES, PRODUCT_FEATURES
+from resources import DeltaLakeResource, MLflowResource, SparkResource
+
+ML_GROUP = "ml"
+# Labels of day D have event times inside D, so they read the snapshots of D-1 (feature_ts = D 00:00).
+SNAPSHOTS_BEFORE = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0)
+ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+
+
+def feature_store_client(spark: SparkResource, delta: DeltaLakeResource) -> FeatureStoreClient:
+    return FeatureStoreClient(spark.get_session(), replace(Settings.from_env(), delta_root=delta.root))
+
+
+@dg.asset(
+    deps=[
+        dg.AssetKey("raw_labels"),
+        dg.AssetDep(snapshots_key(CUSTOMER_FEATURES), partition_mapping=SNAPSHOTS_BEFORE),
+        dg.AssetDep(snapshots_key(PRODUCT_FEATURES), partition_mapping=SNAPSHOTS_BEFORE),
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name=ML_GROUP,
+    kinds={"spark", "delta"},
+    description="Churn labels of day D joined point-in-time to customer and product features: each label "
+    "sees the latest snapshot with feature_ts <= its event time, never a later one.",
+    metadata={"dagster/table_name": churn.TRAINING_SET_TABLE, "label": churn.LABEL},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "no_feature_leakage",
+            asset="churn_training_set",
+            blocking=True,
+            description="Every joined feature_ts is <= the label's event time.",
+        ),
+        dg.AssetCheckSpec(
+            "labels_are_sane",
+            asset="churn_training_set",
+            description="Labels are 0/1, present, and a day is not all one class.",
+        ),
+    ],  # fmt: skip
+    code_version="1",
+    tags={"layer": "ml"},
+)
+def churn_training_set(context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource):
+    day_list = partition_days(context)
+    fe = feature_store_client(spark, delta)
+    rows = churn.write_training_days(fe, day_list[0], day_list[-1])
+    written = fe.tables.read_days(churn.TRAINING_SET_TABLE, day_list[0], day_list[-1])
+    yield dg.MaterializeResult(
+        metadata={"dagster/row_count": sum(rows.values()), "rows_by_day": dg.MetadataValue.json(rows)}
+    )
+    yield outcome_result(churn.leakage_outcome(written), ERROR, "no_feature_leakage")
+    yield outcome_result(churn.label_outcome(written), WARN, "labels_are_sane")
+
+
+class ChurnModelConfig(dg.Config):
+    train_days: int = 60
+    holdout_days: int = 14
+    min_auc: float = 0.6
+    max_auc_drop: float = 0.02  # vs the current champion's holdout AUC
+    seed: int = 0
+
+
+@dg.asset(
+    deps=[
+        dg.AssetDep("churn_training_set", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-120))
+    ],
+    partitions_def=daily_partitions,
+    group_name=ML_GROUP,
+    kinds={"scikitlearn", "mlflow"},
+    description="A gradient-boosting churn model trained on the training-set days before D minus a holdout, "
+    "logged to MLflow with its feature lookups and registered; the `champion` alias moves to it only when "
+    "its evaluation check passes.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "evaluation_passes",
+            asset="churn_model",
+            description="Holdout AUC >= min_auc and not below the champion's by more than max_auc_drop.",
+        ),
+    ],  # fmt: skip
+    code_version="1",
+    tags={"layer": "ml"},
+)
+def churn_model(
+    context: dg.AssetExecutionContext,
+    config: ChurnModelConfig,
+    spark: SparkResource,
+    delta: DeltaLakeResource,
+    mlflow_tracking: MLflowResource,
+):
+    import mlflow
+    import mlflow.sklearn
+
+    day = partition_days(context)[-1]
+    fe = feature_store_client(spark, delta)
+    trained = churn.train_churn_model(fe, day, config.train_days, config.holdout_days, config.seed)
+    client = mlflow_tracking.client()
+    champion_version, champion_auc = churn.champion_auc(client)
+    training_set = churn.training_set_spec(fe)
+    with mlflow.start_run(run_name=f"churn_model {day}") as run:
+        mlflow.log_params({"partition": str(day), "train_days": config.train_days, "holdout_days": config.holdout_days,
+                           "features": len(trained.features)})  # fmt: skip
+        mlflow.log_metrics({"holdout_auc": trained.auc, "train_rows": trained.train_rows,
+                            "holdout_rows": trained.holdout_rows})  # fmt: skip
+        info = fe.log_model(
+            trained.model, "model", mlflow.sklearn, training_set, churn.MODEL_NAME,
+            save_kwargs={"skops_trusted_types": churn.SKOPS_TRUSTED_TYPES},
+        )  # fmt: skip
+    version = str(info.registered_model_version)
+    floor = max(config.min_auc, (champion_auc or 0.0) - config.max_auc_drop)
+    passed = trained.auc >= floor
+    if passed:
+        client.set_registered_model_alias(churn.MODEL_NAME, churn.CHAMPION, version)
+    summary = (
+        f"holdout AUC {trained.auc:.4f} vs floor {floor:.4f} (min {config.min_auc}, champion "
+        f"v{champion_version} {champion_auc}): {'promoted to champion' if passed else 'champion kept'}"
+    )
+    context.log.info(summary)
+    link = f"{mlflow_tracking.ui_url.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}" \
+        if mlflow_tracking.ui_url else f"runs:/{run.info.run_id}"  # fmt: skip
+    yield dg.MaterializeResult(
+        metadata={
+            "holdout_auc": trained.auc,
+            "train_rows": trained.train_rows,
+            "holdout_rows": trained.holdout_rows,
+            "train_days": f"{trained.train_days[0]}..{trained.train_days[1]}",
+            "holdout_days": f"{trained.holdout_days[0]}..{trained.holdout_days[1]}",
+            "features": dg.MetadataValue.json(trained.features),
+            "model_version": version,
+            "champion": version if passed else str(champion_version),
+            "mlflow_run": dg.MetadataValue.url(link) if link.startswith("http") else link,
+        }
+    )
+    details = {"holdout_auc": trained.auc, "floor": floor, "champion_auc": champion_auc, "version": version}
+    yield outcome_result(Outcome(passed, summary, details), WARN, "evaluation_passes")
+
+
+@dg.asset(
+    deps=[
+        snapshots_key(CUSTOMER_FEATURES),
+        snapshots_key(PRODUCT_FEATURES),
+        "raw_transactions",
+        "churn_model",
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name=ML_GROUP,
+    kinds={"spark", "delta", "mlflow"},
+    description="Churn probability of every customer active on D, as of the end of D, from the champion model "
+    "(its logged feature lookups drive the point-in-time join).",
+    metadata={"dagster/table_name": churn.SCORES_TABLE},
+    code_version="1",
+    tags={"layer": "ml"},
+)
+def churn_scores(
+    context: dg.AssetExecutionContext,
+    spark: SparkResource,
+    delta: DeltaLakeResource,
+    mlflow_tracking: MLflowResource,
+) -> dg.MaterializeResult:
+    client = mlflow_tracking.client()
+    version = str(client.get_model_version_by_alias(churn.MODEL_NAME, churn.CHAMPION).version)
+    fe = feature_store_client(spark, delta)
+    rows = {}
+    for day in partition_days(context):
+        rows[str(day)] = churn.write_scores(fe, day, f"models:/{churn.MODEL_NAME}/{version}", version)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(rows.values()),
+            "rows_by_day": dg.MetadataValue.json(rows),
+            "model_version": str(version),
+        }  # fmt: skip
+    )
+
+
+ml_assets = [churn_training_set, churn_model, churn_scores]
