@@ -1,6 +1,10 @@
 """Training set, model and scores through Dagster on generated data: the leakage check passes, a model
 is promoted only when its evaluation passes, and scores come from the champion."""
 
+import json
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import dagster as dg
@@ -76,7 +80,19 @@ def test_training_set_model_promotion_and_scores(spark, home, resources):
     assert len(scored) == active > 0
     assert all(0.0 <= r["prediction"] <= 1.0 and r["model_version"] == "1" for r in scored)
 
-    model = mlflow.pyfunc.load_model("models:/churn_model@champion")
-    spec = model.unwrap_python_model().spec
-    assert {lk["table"] for lk in spec["lookups"]} == {"feature_store.customer_features",
-                                                       "feature_store.product_features"}
+    # A plain Python process (what the serving endpoint is) loads the champion and reads its feature spec.
+    script = (
+        "import json, mlflow, pandas as pd\n"
+        "m = mlflow.pyfunc.load_model('models:/churn_model@champion')\n"
+        "spec = m.unwrap_python_model().spec\n"
+        "row = pd.DataFrame([{c: 1.0 for c in spec['model_columns']}])\n"
+        "print(json.dumps({'spec': spec, 'prediction': float(m.predict(row)[0])}))\n"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": resources["mlflow_tracking"].tracking_uri}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {lk["table"] for lk in loaded["spec"]["lookups"]} == {"feature_store.customer_features",
+                                                                 "feature_store.product_features"}
+    assert loaded["spec"]["label"] == "is_churned" and "txn_count_7d" in loaded["spec"]["model_columns"]
+    assert 0.0 <= loaded["prediction"] <= 1.0
