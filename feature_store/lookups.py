@@ -67,3 +67,29 @@ class FeatureLookup:
 
     def output_name(self, feature: str) -> str:
         return (self.rename_outputs or {}).get(feature, feature)
+
+
+def resolve_lookup(
+    lookup: FeatureLookup,
+    table_name: str,
+    primary_keys: Sequence[str],
+    feature_names: Sequence[str],
+    error: type[ValueError] = ValueError,
+) -> list[str]:
+    """Check a lookup against its table (key count, features, renames and defaults of looked-up features
+    only) and return the features it looks up; raises `error` naming the table."""
+    where = f"FeatureLookup({table_name})"
+    if len(lookup.lookup_keys) != len(primary_keys):
+        raise error(
+            f"{where}: lookup_key {list(lookup.lookup_keys)} must name one column per primary key "
+            f"{list(primary_keys)}, in that order"
+        )
+    names = list(lookup.features) if lookup.features is not None else list(feature_names)
+    unknown = [n for n in names if n not in feature_names]
+    if unknown:
+        raise error(f"{where}: unknown features {unknown}; the table has {list(feature_names)}")
+    for what, mapping in (("rename_outputs", lookup.rename_outputs), ("default_values", lookup.default_values)):
+        stray = sorted(set(mapping or {}) - set(names))
+        if stray:
+            raise error(f"{where}: {what} names features that are not looked up: {stray}")
+    return names

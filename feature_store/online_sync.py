@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from feature_store.delta_tables import DeltaTables
-from feature_store.lookups import FeatureLookup
+from feature_store.lookups import FeatureLookup, resolve_lookup
 from feature_store.online.base import TS_COLUMN, OnlineStore
 from feature_store.online.encoding import to_micros
 from feature_store.online.lookup import BoundLookup, OnlineLookupPlan
@@ -178,23 +178,7 @@ def plan_online_lookup(lookups: Sequence[FeatureLookup], describe: Callable[[str
             raise TypeError(f"expected FeatureLookup objects, got {type(lookup).__name__}")
         table = describe(lookup.table_name)
         where = f"FeatureLookup({table.name})"
-        if len(lookup.lookup_keys) != len(table.primary_keys):
-            raise ValueError(
-                f"{where}: lookup_key {list(lookup.lookup_keys)} must name one column per primary key "
-                f"{table.primary_keys}, in that order"
-            )
-        types = {f.name: f.dtype for f in table.features}
-        names = list(lookup.features) if lookup.features is not None else list(types)
-        unknown = [n for n in names if n not in types]
-        if unknown:
-            raise ValueError(f"{where}: unknown features {unknown}; the table has {list(types)}")
-        for what, mapping in (
-            ("rename_outputs", lookup.rename_outputs),
-            ("default_values", lookup.default_values),
-        ):
-            stray = sorted(set(mapping or {}) - set(names))
-            if stray:
-                raise ValueError(f"{where}: {what} names features that are not looked up: {stray}")
+        names = resolve_lookup(lookup, table.name, table.primary_keys, table.feature_names)
         kinds = []
         schema = table.key_types
         for key in table.primary_keys:

@@ -51,12 +51,17 @@ class BoundFeatureLookup:
         return [self.output(f) for f in self.features]
 
 
+def _col(name: str) -> Column:
+    """A column by its exact name: a dot in a name is not a struct field access."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
 def _snapshot_columns(snapshots: DataFrame, bound: BoundFeatureLookup) -> DataFrame:
     """Key columns named after the input's lookup keys, time, tie-breakers and the packed features."""
-    keys = [F.col(k).alias(f"__k{i}") for i, k in enumerate(bound.primary_keys)]
-    time = F.col(bound.timestamp_key) if bound.timestamp_key else F.lit(None).cast("timestamp")
-    packed = F.struct(time.alias(_FTS), *(F.col(f) for f in bound.features))
-    return snapshots.where(" AND ".join(f"`{k}` IS NOT NULL" for k in bound.primary_keys)).select(
+    keys = [_col(k).alias(f"__k{i}") for i, k in enumerate(bound.primary_keys)]
+    time = _col(bound.timestamp_key) if bound.timestamp_key else F.lit(None).cast("timestamp")
+    packed = F.struct(time.alias(_FTS), *(_col(f).alias(f) for f in bound.features))
+    return snapshots.where(_all_not_null(bound.primary_keys)).select(
         *keys,
         time.alias(_T),
         F.col("_metadata.file_modification_time").alias(_TIEBREAK[0]),
@@ -85,13 +90,13 @@ def _as_of(
     snaps = _snapshot_columns(snapshots, bound)
     key_aliases = [f"__k{i}" for i in range(len(bound.primary_keys))]
     inputs = rows.select(
-        *(F.col(k).alias(a) for k, a in zip(lookup.lookup_keys, key_aliases, strict=True)),
-        F.col(lookup.timestamp_lookup_key).cast("timestamp").alias(_T),
+        *(_col(k).alias(a) for k, a in zip(lookup.lookup_keys, key_aliases, strict=True)),
+        _col(lookup.timestamp_lookup_key).cast("timestamp").alias(_T),
         F.lit(1).alias(_KIND),
         F.lit(None).cast("timestamp").alias(_TIEBREAK[0]),
         F.lit(None).cast("string").alias(_TIEBREAK[1]),
         F.lit(None).cast(snaps.schema[_SNAP].dataType).alias(_SNAP),
-        F.struct(*(F.col(c) for c in input_columns)).alias(_INPUT),
+        F.struct(*(_col(c).alias(c) for c in input_columns)).alias(_INPUT),
     )
     snaps = snaps.select(
         *key_aliases, _T, F.lit(0).alias(_KIND), *_TIEBREAK, _SNAP,
@@ -114,7 +119,7 @@ def _as_of(
     # a null key sorts with other null keys but snapshots never have null keys: no match, as intended
     match = F.when(F.col(_T).isNotNull() & _all_not_null(key_aliases), match)
     return joined.select(
-        *(F.col(f"{_INPUT}.{c}").alias(c) for c in input_columns), *_with_defaults(bound, match)
+        *(F.col(_INPUT).getField(c).alias(c) for c in input_columns), *_with_defaults(bound, match)
     )
 
 
@@ -133,15 +138,19 @@ def _latest(
         .where("__rank = 1")
         .select(*key_aliases, _SNAP)
     )
-    condition = [rows[k] == latest[a] for k, a in zip(bound.lookup.lookup_keys, key_aliases, strict=True)]
+    condition = [
+        rows[f"`{k}`"] == latest[a] for k, a in zip(bound.lookup.lookup_keys, key_aliases, strict=True)
+    ]
     joined = rows.join(latest, condition, "left")
-    return joined.select(*(rows[c] for c in input_columns), *_with_defaults(bound, F.col(_SNAP)))
+    return joined.select(
+        *(rows[f"`{c}`"].alias(c) for c in input_columns), *_with_defaults(bound, F.col(_SNAP))
+    )
 
 
 def _all_not_null(columns: Sequence[str]) -> Column:
     condition = F.lit(True)
     for c in columns:
-        condition = condition & F.col(c).isNotNull()
+        condition = condition & _col(c).isNotNull()
     return condition
 
 

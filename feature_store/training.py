@@ -13,7 +13,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
-from feature_store.lookups import FeatureLookup
+from feature_store.lookups import FeatureLookup, resolve_lookup
 from feature_store.pit_join import BoundFeatureLookup, feature_spec, point_in_time_join
 
 
@@ -48,11 +48,7 @@ def bind_lookups(
             )
         table = describe(lookup.table_name)
         where = f"FeatureLookup({table.name})"
-        if len(lookup.lookup_keys) != len(table.primary_keys):
-            raise TrainingSetError(
-                f"{where}: lookup_key {list(lookup.lookup_keys)} must name one df column per primary key "
-                f"{table.primary_keys}, in that order"
-            )
+        names = resolve_lookup(lookup, table.name, table.primary_keys, table.feature_names, TrainingSetError)
         for column, key in zip(lookup.lookup_keys, table.primary_keys, strict=True):
             if column not in fields:
                 raise TrainingSetError(f"{where}: df has no column {column!r} (lookup key for {key!r})")
@@ -69,18 +65,6 @@ def bind_lookups(
                 raise TrainingSetError(
                     f"{where}: timestamp_lookup_key {ts!r} must be a timestamp or date, is {fields[ts].simpleString()}"
                 )
-        available = table.feature_names
-        names = list(lookup.features) if lookup.features is not None else list(available)
-        unknown = [n for n in names if n not in available]
-        if unknown:
-            raise TrainingSetError(f"{where}: unknown features {unknown}; the table has {available}")
-        for what, mapping in (
-            ("rename_outputs", lookup.rename_outputs),
-            ("default_values", lookup.default_values),
-        ):
-            stray = sorted(set(mapping or {}) - set(names))
-            if stray:
-                raise TrainingSetError(f"{where}: {what} names features that are not looked up: {stray}")
         ts_output = (record_feature_ts or {}).get(table.name)
         item = BoundFeatureLookup(
             lookup,
