@@ -116,7 +116,13 @@ def materialize(resources: dict) -> None:
 def run_on_cluster(master: str, home: Path, out: Path) -> None:
     """Child process: build a session on the standalone master, materialize, report what ran where."""
     from feature_store.spark import build_spark_session
-    from resources import DeltaLakeResource, LocalLandingZoneResource, SparkResource
+    from resources import (
+        DeltaLakeResource,
+        LocalLandingZoneResource,
+        MLflowResource,
+        SparkResource,
+        SqliteOnlineStoreResource,
+    )
 
     spark = build_spark_session(master=master, app_name="featurestore-cluster-test", conf=SPARK_CONF)
     jsc = spark.sparkContext._jsc.sc()
@@ -131,6 +137,9 @@ def run_on_cluster(master: str, home: Path, out: Path) -> None:
             "spark": SparkResource(master=master, app_name="featurestore-cluster-test", conf=SPARK_CONF),
             "delta": DeltaLakeResource(root=str(home / "delta")),
             "landing": LocalLandingZoneResource(root=str(home / "landing")),
+            # Not used by the assets materialized here; Dagster resolves every asset's resources.
+            "online_store": SqliteOnlineStoreResource(path=str(home / "online.db")),
+            "mlflow_tracking": MLflowResource(tracking_uri=f"sqlite:///{home / 'mlflow.db'}"),
         }
     )
     report = {
