@@ -23,9 +23,11 @@ Setup, not timed: the snapshots go into a feature table through the public API,
 df=<the parquet>, timestamp_keys="feature_ts")`, in a store under the data dir; the label rows are
 read back from their parquet file as the input DataFrame.
 
-Timed, each variant in its own subprocess (its own Spark JVM, so each peak RSS is its own, and a
-variant that runs too long is killed with its JVM: --naive-timeout), --warmup untimed runs and then
---repeats timed runs:
+Timed, each variant in its own subprocess (its own Spark JVM, so each peak RSS is its own, and a run
+past its timeout is killed with its JVM: --naive-timeout, default 1800 s, reported as a timeout with
+how long the run had gone; an OutOfMemoryError or a kill by the kernel is reported as such). All the
+workers are started first (JVM start-up is not timed), then the runs go round-robin, one variant at a
+time: --warmup untimed rounds, then --repeats timed rounds, each run's load average logged:
 
 - ours: `fe.create_training_set(labels, [FeatureLookup("bench.customer_snapshots", "customer_id",
   timestamp_lookup_key="event_ts")], label="label").load_df()` (the validation and catalog reads of
@@ -36,7 +38,7 @@ variant that runs too long is killed with its JVM: --naive-timeout), --warmup un
   read_parquet(snapshots) s ON l.customer_id = s.customer_id AND l.event_ts >= s.feature_ts` on the
   exported parquet files, 2 threads (the Spark variants run local[2]).
 
-Correctness, every timed run: the Spark variants' output carries `df.observe(...)` metrics (computed in
+Correctness, every run (warm-ups too): the Spark variants' output carries `df.observe(...)` metrics (computed in
 the same job as the noop write), DuckDB's an aggregate over its result table: rows, rows with null
 features, sum(f00) and sum(f00 * (row_id % 31)) (integers well below 2^53, so exact in any order), and
 sum(f01 + ... + f11). Rows, null rows and both f00 sums must equal a numpy oracle of the semantics
