@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from feature_assets.definitions import defs, settings
 from feature_store import FeatureLookup, FeatureStoreClient
-from feature_store.churn import SCORES_TABLE, TRAINING_SET_TABLE
+from feature_store.churn import PRODUCT_RENAMES, SCORES_TABLE, TRAINING_SET_TABLE
 from feature_store.cli import SIZE_PRESETS
 from feature_store.delta_tables import DeltaTables
 from feature_store.generate import CHURN_HORIZON_DAYS, generate
@@ -100,12 +100,7 @@ def print_online_lookup(tables: DeltaTables, day: date) -> None:
     fe = FeatureStoreClient(spark=tables.spark, settings=settings)
     lookups = [
         FeatureLookup(CUSTOMER_FEATURES.name, "customer_id"),
-        # Both tables name their features alike (txn_count_7d, ...): prefix the product ones.
-        FeatureLookup(
-            PRODUCT_FEATURES.name,
-            "product_id",
-            rename_outputs={c.name: f"product_{c.name}" for c in PRODUCT_FEATURES.features()},
-        ),
+        FeatureLookup(PRODUCT_FEATURES.name, "product_id", rename_outputs=PRODUCT_RENAMES),
     ]
     entity = {"customer_id": customer, "product_id": product}
     started = time.perf_counter()

@@ -35,15 +35,18 @@ FEATURE_TS_COLUMNS = {
 }
 
 
+# Both tables name their features alike (txn_count_7d, ...): the product ones are prefixed.
+PRODUCT_RENAMES = {c.name: f"product_{c.name}" for c in PRODUCT_FEATURES.features()}
+
+
 def churn_lookups() -> list[FeatureLookup]:
-    """Both tables name their features alike, so the product ones are prefixed."""
     return [
         FeatureLookup(CUSTOMER_FEATURES.name, "customer_id", timestamp_lookup_key=EVENT_TIME),
         FeatureLookup(
             PRODUCT_FEATURES.name,
             "product_id",
             timestamp_lookup_key=EVENT_TIME,
-            rename_outputs={c.name: f"product_{c.name}" for c in PRODUCT_FEATURES.features()},
+            rename_outputs=PRODUCT_RENAMES,
         ),
     ]
 

@@ -118,6 +118,8 @@ def encode_batch(
 ) -> EncodedBatch:
     """Validate and encode every row before any write; reduce same-key rows to the newest."""
     check_table(table)
+    if isinstance(key_columns, str) or not key_columns or not all(isinstance(c, str) for c in key_columns):
+        raise InvalidRowError(f"table {table!r}: key_columns must be a non-empty sequence of column names")
     if hasattr(rows, "to_batches") and hasattr(rows, "combine_chunks"):  # a pyarrow Table
         rows = rows.combine_chunks().to_batches()[0] if rows.num_rows else rows.to_pylist()
     if hasattr(rows, "to_pylist"):  # a pyarrow RecordBatch
@@ -126,8 +128,6 @@ def encode_batch(
         rows = rows.to_dict("records")
     elif not isinstance(rows, Sequence):  # e.g. an iterator over a Spark partition
         rows = list(rows)
-    if isinstance(key_columns, str) or not key_columns or not all(isinstance(c, str) for c in key_columns):
-        raise InvalidRowError(f"table {table!r}: key_columns must be a non-empty sequence of column names")
     key_columns = tuple(key_columns)
     skip = frozenset((*key_columns, ts_column))
     # Reads return the timestamp as `feature_ts`, so no feature may carry that name.
@@ -174,8 +174,6 @@ def _encode_arrow(
 ) -> EncodedBatch:
     from feature_store.online.arrow_encoding import encode_arrow_batch
 
-    if isinstance(key_columns, str) or not key_columns:
-        raise InvalidRowError(f"table {table!r}: key_columns must be a non-empty sequence of column names")
     reserved = TS_COLUMN if ts_column != TS_COLUMN else None
     keys, values, stamps = encode_arrow_batch(table, key_columns, batch, ts_column, reserved, max_row_bytes)
     if len(set(keys)) != len(keys):  # rare: reduce same-key rows to the newest, the last of equals
