@@ -18,6 +18,7 @@ table at the same version.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -97,7 +98,7 @@ class FeatureTable:
     owners: list[str]
     features: list[Feature]  # every column except keys, timestamp keys and partition columns
     partition_columns: list[str] = field(default_factory=list)
-    version: int = 0  # Delta version the description was read at
+    version: int | None = None  # Delta version the description was read at (get_table reads it)
     source: str | None = None  # the raw table it is computed from, when the assets wrote it
     key_types: dict[str, str] = field(default_factory=dict)  # primary and timestamp keys -> Spark type
 
@@ -247,12 +248,18 @@ class FeatureStoreClient:
         return self.tables.read(table)
 
     def get_table(self, name: str) -> FeatureTable:
+        table, _ = self._open(name)
+        return dataclasses.replace(table, version=self.tables.version(table.name))
+
+    def _open(self, name: str) -> tuple[FeatureTable, DataFrame]:
+        """The table's description (without its version: that is one more Delta job) and its rows,
+        from one catalog read and one Delta log replay; training sets join the DataFrame they checked."""
         table = qualified(name)
         entry, detail = self._entry(table)
         partitions = list(detail["partitionColumns"] or [])
         not_features = {*entry.primary_keys, *entry.timestamp_keys, *partitions}
-        schema = self.tables.read(table).schema
-        return FeatureTable(
+        df = self.tables.read(table)
+        described = FeatureTable(
             name=table,
             path=self.tables.path(table),
             primary_keys=entry.primary_keys,
@@ -262,18 +269,18 @@ class FeatureStoreClient:
             owners=entry.owners,
             features=[
                 Feature(f.name, f.dataType.simpleString(), f.metadata.get("comment"))
-                for f in schema.fields
+                for f in df.schema.fields
                 if f.name not in not_features
             ],
             partition_columns=partitions,
-            version=self.tables.version(table),
             source=entry.source,
             key_types={
                 f.name: f.dataType.simpleString()
-                for f in schema.fields
+                for f in df.schema.fields
                 if f.name in {*entry.primary_keys, *entry.timestamp_keys}
             },
         )
+        return described, df
 
     def list_tables(self, schema: str | None = None) -> list[str]:
         """Feature tables under the Delta root (those with primary keys), not raw or tile tables."""
@@ -320,9 +327,7 @@ class FeatureStoreClient:
     ) -> TrainingSet:
         """df joined point-in-time to every lookup's table (feature_store/pit_join.py); `load_df()`.
         record_feature_ts {table: column} also outputs the matched snapshot's feature_ts (leakage checks)."""
-        return create_training_set(
-            df, feature_lookups, label, exclude_columns, self.get_table, self.read_table, record_feature_ts
-        )
+        return create_training_set(df, feature_lookups, label, exclude_columns, self._open, record_feature_ts)
 
     def log_model(
         self,

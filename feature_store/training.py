@@ -96,12 +96,17 @@ class TrainingSet:
     lookups: list[BoundFeatureLookup]
     label: str | None
     exclude_columns: list[str] = field(default_factory=list)
-    _read: Callable[[str], DataFrame] | None = field(default=None, repr=False)  # table name -> snapshots
+    # table name -> its rows, read once when the lookups were checked against the same schema
+    _snapshots: Mapping[str, DataFrame] = field(default_factory=dict, repr=False)
     _joined: DataFrame | None = field(default=None, repr=False)
 
     def load_df(self) -> DataFrame:
         if self._joined is None:
-            snapshots = [(b, self._read(b.table)) for b in self.lookups]
+            if not self._snapshots:
+                raise TrainingSetError(
+                    "this TrainingSet only describes lookups; build one with create_training_set"
+                )
+            snapshots = [(b, self._snapshots[b.table]) for b in self.lookups]
             joined = point_in_time_join(self.df, snapshots)
             self._joined = joined.drop(*self.exclude_columns) if self.exclude_columns else joined
         return self._joined
@@ -119,10 +124,11 @@ def create_training_set(
     feature_lookups: Sequence[FeatureLookup],
     label: str | None,
     exclude_columns: Sequence[str] | None,
-    describe: Callable[[str], Any],
-    read: Callable[[str], DataFrame],
+    open_table: Callable[[str], tuple[Any, DataFrame]],
     record_feature_ts: Mapping[str, str] | None = None,
 ) -> TrainingSet:
+    """`open_table(name)` -> (FeatureTable, its rows): one catalog read and one Delta log replay per
+    table, however many lookups use it (these fixed costs are a large part of a small training set)."""
     if not isinstance(df, DataFrame):
         raise TrainingSetError(f"df must be a Spark DataFrame, got {type(df).__name__}")
     if label is not None and label not in df.columns:
@@ -133,7 +139,15 @@ def create_training_set(
         raise TrainingSetError(f"exclude_columns {unknown} are not in df (columns: {', '.join(df.columns)})")
     if label is not None and label in exclude:
         raise TrainingSetError(f"label column {label!r} can't also be excluded")
+    opened: dict[str, tuple[Any, DataFrame]] = {}
+
+    def describe(name: str) -> Any:
+        if name not in opened:
+            opened[name] = open_table(name)
+        return opened[name][0]
+
     bound = bind_lookups(df, feature_lookups, describe, record_feature_ts)
     if df.isEmpty():
         raise TrainingSetError("df has no rows: a training set needs at least one row")
-    return TrainingSet(df, bound, label, exclude, _read=read)
+    snapshots = {table.name: rows for table, rows in opened.values()}
+    return TrainingSet(df, bound, label, exclude, _snapshots=snapshots)

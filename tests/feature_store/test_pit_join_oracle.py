@@ -1,7 +1,7 @@
 """Point-in-time joins (feature_store.pit_join) against a brute-force oracle that, for every input row and
 every lookup, scans every snapshot row (DESIGN.md, Time semantics).
 
-The join reads `_metadata` (file tie-breakers) from the snapshots, so each example writes its snapshot
+The join reads `_metadata` (the file write time breaks ties) from the snapshots, so each example writes its snapshot
 tables as parquet and reads them back; `BoundFeatureLookup`s are built by hand, as the client would.
 Times come from a grid of 10 instants 30 minutes apart and lookback windows are multiples of 30 minutes,
 so events exactly at a feature_ts and at the lookback edge `t - L` are frequent.
@@ -366,6 +366,28 @@ def test_equal_feature_ts_resolves_to_most_recently_written_file(spark, tmp_path
     df = spark.createDataFrame([(1, 1, None, None, at(3), 0.0)], INPUT_DDL)
     got = [tuple(r) for r in point_in_time_join(df, [(pit, snapshots), (latest, snapshots)]).collect()]
     assert got == [(1, 1, None, None, at(3), 0.0, 10.0, 20.0)]
+
+
+@pytest.mark.parametrize("file_order", [[10.0, 30.0, 20.0], [30.0, 20.0, 10.0]])
+def test_equal_feature_ts_in_one_file_resolves_to_greatest_values(spark, tmp_path, file_order):
+    """Rows with the same (key, feature_ts) in one file (written in one go outside create_table) have
+    the same write time: the greatest feature values win, whatever their order in the file."""
+    path = str(tmp_path / "ties")
+    rows = [(1, at(2), spend, int(spend), at(2)) for spend in file_order]
+    spark.createDataFrame(rows, A_DDL).coalesce(1).write.parquet(path)
+    snapshots = spark.read.parquet(path)
+    pit = bind(
+        FeatureLookup("fs.a", "cid", feature_names=["spend", "visits"], timestamp_lookup_key="event_ts"),
+        A_KEYS,
+        ("spend", "visits"),
+    )
+    latest = bind(
+        FeatureLookup("fs.a", "ref", feature_names=["spend"], rename_outputs={"spend": "latest_spend"}),
+        A_KEYS, ("spend",),
+    )  # fmt: skip
+    df = spark.createDataFrame([(1, 1, None, None, at(3), 0.0)], INPUT_DDL)
+    got = [tuple(r) for r in point_in_time_join(df, [(pit, snapshots), (latest, snapshots)]).collect()]
+    assert got == [(1, 1, None, None, at(3), 0.0, 30.0, 30, 30.0)]
 
 
 @pytest.mark.parametrize("lookback", [timedelta(days=40), timedelta(seconds=90), timedelta(microseconds=1)])

@@ -50,21 +50,21 @@ def client(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Fea
 
 
 @pytest.fixture(scope="module")
-def descriptions(client: FeatureStoreClient) -> dict:
-    return {name: client.get_table(name) for name in (CUSTOMERS, STORES)}
+def opened(client: FeatureStoreClient) -> dict:
+    return {name: client._open(name) for name in (CUSTOMERS, STORES)}
 
 
 @pytest.fixture
 def offline_catalog(
-    client: FeatureStoreClient, descriptions: dict, monkeypatch: pytest.MonkeyPatch
+    client: FeatureStoreClient, opened: dict, monkeypatch: pytest.MonkeyPatch
 ) -> FeatureStoreClient:
     """The client with its catalog reads answered from descriptions fetched beforehand.
 
-    `get_table` reads the Delta log and `DESCRIBE DETAIL`, which are Spark jobs themselves; with them
-    served from memory, a refused call must run no Spark job at all. Unknown tables still go to Delta.
+    Opening a table reads the Delta log and `DESCRIBE DETAIL`, which are Spark jobs themselves; with
+    them served from memory, a refused call must run no Spark job at all. Unknown tables still go to Delta.
     """
-    real = client.get_table
-    monkeypatch.setattr(client, "get_table", lambda name: descriptions.get(qualified(name)) or real(name))
+    real = client._open
+    monkeypatch.setattr(client, "_open", lambda name: opened.get(qualified(name)) or real(name))
     return client
 
 
