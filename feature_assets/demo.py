@@ -1,9 +1,11 @@
 """`make demo`: generate sample data ending yesterday, materialize the whole graph over it on the
 embedded default (one run per range, as a backfill would), and print what was built."""
 
+import json
 import os
 import sys
 import time
+import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -12,11 +14,13 @@ from pyspark.sql import functions as F
 
 from feature_assets.definitions import defs, settings
 from feature_store import FeatureLookup, FeatureStoreClient
-from feature_store.churn import PRODUCT_RENAMES, SCORES_TABLE, TRAINING_SET_TABLE
+from feature_store.churn import CHAMPION, MODEL_NAME, PRODUCT_RENAMES, SCORES_TABLE, TRAINING_SET_TABLE
 from feature_store.cli import SIZE_PRESETS
 from feature_store.delta_tables import DeltaTables
 from feature_store.generate import CHURN_HORIZON_DAYS, generate
 from feature_store.ingest import REJECTED_ROWS_TABLE
+from feature_store.serving.auth import new_token
+from feature_store.serving.process import ServeProcess
 from feature_store.spark import build_spark_session
 from feature_store.tables import CUSTOMER_FEATURES, FEATURE_TABLES, PRODUCT_FEATURES, RAW_SOURCES
 
@@ -34,8 +38,10 @@ def run_range(job: dg.JobDefinition, instance: dg.DagsterInstance, keys: list[st
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         raise_on_error=False,
     )
-    print(f"  {', '.join(keys)}: {first}..{last} in one run, {time.monotonic() - started:.0f}s, "
-          f"{'succeeded' if result.success else 'FAILED'}")
+    print(
+        f"  {', '.join(keys)}: {first}..{last} in one run, {time.monotonic() - started:.0f}s, "
+        f"{'succeeded' if result.success else 'FAILED'}"
+    )
     return result
 
 
@@ -56,9 +62,11 @@ def print_model_and_scores(results: list[dg.ExecuteInProcessResult], tables: Del
     models = [m for r in results for m in r.asset_materializations_for_node("churn_model")] if results else []
     if models:
         meta = models[-1].metadata
-        print(f"\nchurn_model v{meta['model_version'].value}: holdout AUC {meta['holdout_auc'].value:.3f} "
-              f"({meta['holdout_rows'].value} labels of {meta['holdout_days'].value}), champion "
-              f"v{meta['champion'].value}")
+        print(
+            f"\nchurn_model v{meta['model_version'].value}: holdout AUC {meta['holdout_auc'].value:.3f} "
+            f"({meta['holdout_rows'].value} labels of {meta['holdout_days'].value}), champion "
+            f"v{meta['champion'].value}"
+        )
     if tables.exists(SCORES_TABLE):
         top = tables.read_days(SCORES_TABLE, day, day).orderBy(F.desc("prediction")).limit(5).collect()
         print(f"highest churn scores on {day}:")
@@ -67,21 +75,35 @@ def print_model_and_scores(results: list[dg.ExecuteInProcessResult], tables: Del
 
 
 def print_tables(tables: DeltaTables) -> None:
-    names = [s.table for s in RAW_SOURCES] + [t.tiles_table for t in FEATURE_TABLES] + [t.name for t in FEATURE_TABLES]
+    names = (
+        [s.table for s in RAW_SOURCES]
+        + [t.tiles_table for t in FEATURE_TABLES]
+        + [t.name for t in FEATURE_TABLES]
+    )
     names += [TRAINING_SET_TABLE, SCORES_TABLE]
     print(f"\n{'table':38} {'partitions':>10} {'first':>11} {'last':>11} {'rows':>9}  version")
     for name in names:
         if not tables.exists(name):
             print(f"{name:38} (not written)")
             continue
-        stats = tables.read(name).agg(
-            F.countDistinct("date").alias("days"), F.min("date").alias("first"), F.max("date").alias("last"),
-            F.count("*").alias("rows"),
-        ).first()
-        print(f"{name:38} {stats['days']:>10} {stats['first']!s:>11} {stats['last']!s:>11} {stats['rows']:>9}  "
-              f"{tables.version(name)}")
+        stats = (
+            tables.read(name)
+            .agg(
+                F.countDistinct("date").alias("days"),
+                F.min("date").alias("first"),
+                F.max("date").alias("last"),
+                F.count("*").alias("rows"),
+            )
+            .first()
+        )
+        print(
+            f"{name:38} {stats['days']:>10} {stats['first']!s:>11} {stats['last']!s:>11} {stats['rows']:>9}  "
+            f"{tables.version(name)}"
+        )
     if tables.exists(REJECTED_ROWS_TABLE):
-        print(f"{REJECTED_ROWS_TABLE:38} {'':>10} {'':>11} {'':>11} {tables.read(REJECTED_ROWS_TABLE).count():>9}")
+        print(
+            f"{REJECTED_ROWS_TABLE:38} {'':>10} {'':>11} {'':>11} {tables.read(REJECTED_ROWS_TABLE).count():>9}"
+        )
 
 
 def print_checks(results: list[dg.ExecuteInProcessResult]) -> None:
@@ -93,7 +115,7 @@ def print_checks(results: list[dg.ExecuteInProcessResult]) -> None:
             print(f"  {e.asset_key.to_user_string()}.{e.check_name} ({e.severity.value}): {e.description}")
 
 
-def print_online_lookup(tables: DeltaTables, day: date) -> None:
+def print_online_lookup(tables: DeltaTables, day: date) -> dict:
     """What a model would get at serving time: one entity's features from both tables, one round trip."""
     customer = tables.read_days(CUSTOMER_FEATURES.name, day, day).agg(F.min("customer_id")).first()[0]
     product = tables.read_days(PRODUCT_FEATURES.name, day, day).agg(F.min("product_id")).first()[0]
@@ -106,22 +128,55 @@ def print_online_lookup(tables: DeltaTables, day: date) -> None:
     started = time.perf_counter()
     result = fe.get_online_features(lookups, [entity])
     elapsed_ms = (time.perf_counter() - started) * 1000
-    print(f"\nonline lookup of {entity} in {settings.online_store_spec().describe()} ({elapsed_ms:.1f} ms, "
-          f"first call, incl. planning):")
+    print(
+        f"\nonline lookup of {entity} in {settings.online_store_spec().describe()} ({elapsed_ms:.1f} ms, "
+        f"first call, incl. planning):"
+    )
     for table, ts in result.feature_ts[0].items():
         print(f"  {table} feature_ts = {ts}")
     for key, value in result.rows[0].items():
         print(f"  {key:28} {value}")
     fe.close()
+    return entity
+
+
+def print_served_prediction(entity: dict) -> None:
+    """Start `featurestore serve` on the embedded store, send one authenticated request, stop it."""
+    token, line = new_token("demo")
+    tokens_file = settings.home / "serving-tokens.txt"
+    tokens_file.write_text(line + "\n")
+    log = settings.home / "serve-demo.log"
+    print(f"\nserving {MODEL_NAME}@{CHAMPION} (featurestore serve, log {log}):")
+    with ServeProcess(
+        [f"{MODEL_NAME}@{CHAMPION}"], tokens_file, log, extra_args=["--poll-seconds", "0"]
+    ) as server:
+        body = json.dumps({"dataframe_records": [entity]}).encode()
+        request = urllib.request.Request(
+            f"{server.url}/serving-endpoints/{MODEL_NAME}/invocations", body,
+            {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.loads(response.read())
+        elapsed_ms = (time.perf_counter() - started) * 1000
+    print(f"  POST /serving-endpoints/{MODEL_NAME}/invocations {entity} -> {answer} ({elapsed_ms:.1f} ms)")
 
 
 def main() -> int:
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     first = yesterday - timedelta(days=DEMO_DAYS - 1)
     customers, products, per_day = SIZE_PRESETS["demo"]
-    print(f"data dir: {settings.home}\n\n1. generating {DEMO_DAYS} days of sample data ({first}..{yesterday})")
+    print(
+        f"data dir: {settings.home}\n\n1. generating {DEMO_DAYS} days of sample data ({first}..{yesterday})"
+    )
     summary = generate(
-        Path(settings.landing_root), first, yesterday, customers, products, per_day, seed=7,
+        Path(settings.landing_root),
+        first,
+        yesterday,
+        customers,
+        products,
+        per_day,
+        seed=7,
         drift_from=yesterday - timedelta(days=DRIFT_DAYS - 1),
     )
     print(f"  {summary.transactions} transactions, {summary.labels} labels under {settings.landing_root}")
@@ -130,9 +185,14 @@ def main() -> int:
     Path(os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))).mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.get()
     job = defs.resolve_implicit_global_asset_job_def()
-    transaction_assets = ["raw_transactions", *(k for t in FEATURE_TABLES for k in (t.tiles_table.split(".")[1],
-                                                                                   t.short_name,
-                                                                                   f"{t.short_name}_online"))]
+    transaction_assets = [
+        "raw_transactions",
+        *(
+            k
+            for t in FEATURE_TABLES
+            for k in (t.tiles_table.split(".")[1], t.short_name, f"{t.short_name}_online")
+        ),
+    ]
     results = [run_range(job, instance, transaction_assets, first, yesterday)]
     last_label_day = yesterday - timedelta(days=CHURN_HORIZON_DAYS)
     if last_label_day >= first:
@@ -140,11 +200,15 @@ def main() -> int:
         results.append(run_partition(job, instance, "churn_model", last_label_day))
         results.append(run_partition(job, instance, "churn_scores", yesterday))
 
-    tables = DeltaTables(build_spark_session(settings.spark_master, ivy_dir=settings.ivy_dir), settings.delta_root)
+    tables = DeltaTables(
+        build_spark_session(settings.spark_master, ivy_dir=settings.ivy_dir), settings.delta_root
+    )
     print_tables(tables)
     print_checks(results)
-    print_online_lookup(tables, yesterday)
+    entity = print_online_lookup(tables, yesterday)
     print_model_and_scores(results, tables, yesterday)
+    if all(r.success for r in results):
+        print_served_prediction(entity)
     print("\nnext: `make ui` opens Dagster on http://127.0.0.1:3000 with these runs, partitions and checks")
     return 0 if all(r.success for r in results) else 1
 

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from feature_store.generate import DEFAULT_LABEL_FRACTION, GenerationError, generate
+from feature_store.serving.cli import add_serve, add_serve_token
 from feature_store.settings import Settings, SettingsError
 from feature_store.timeutil import parse_day
 
@@ -175,7 +176,11 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 # --- registration -------------------------------------------------------------------------------
 
-COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_generate,)
+COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_generate,
+    add_serve,
+    add_serve_token,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -88,7 +88,10 @@ def resolve_lookup(
     unknown = [n for n in names if n not in feature_names]
     if unknown:
         raise error(f"{where}: unknown features {unknown}; the table has {list(feature_names)}")
-    for what, mapping in (("rename_outputs", lookup.rename_outputs), ("default_values", lookup.default_values)):
+    for what, mapping in (
+        ("rename_outputs", lookup.rename_outputs),
+        ("default_values", lookup.default_values),
+    ):
         stray = sorted(set(mapping or {}) - set(names))
         if stray:
             raise error(f"{where}: {what} names features that are not looked up: {stray}")

@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -67,10 +68,29 @@ class FeatureStoreModel(mlflow.pyfunc.PythonModel):
         missing = [c for c in self.columns if c not in model_input.columns]
         if missing:
             raise ValueError(f"model input lacks columns {missing}; the model takes {self.columns}")
-        out = np.asarray(self._model.predict(model_input[self.columns]))
-        if out.ndim == 2 and out.shape[1] == 2:  # predict_proba of a binary classifier: P(positive)
-            out = out[:, 1]
-        return out.astype(float).ravel()
+        return _positive_class(self._model.predict(model_input[self.columns]))
+
+    def matrix_predictor(self) -> Callable[[np.ndarray], np.ndarray]:
+        """predict(X) for a float matrix whose columns are `self.columns`, in order: the serving path.
+        A scikit-learn model is called directly (no DataFrame, no pyfunc schema handling: ~10x less
+        overhead for one row); any other flavor goes through `predict` with a DataFrame."""
+        try:
+            raw = self._model.get_raw_model()
+        except NotImplementedError:
+            raw = None
+        if raw is not None and type(raw).__module__.startswith("sklearn"):
+            # fitted on a DataFrame: sklearn warns once per call about an array without names
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            method = raw.predict_proba if hasattr(raw, "predict_proba") else raw.predict
+            return lambda matrix: _positive_class(method(matrix))
+        return lambda matrix: self.predict(None, pd.DataFrame(matrix, columns=self.columns))
+
+
+def _positive_class(predicted: Any) -> np.ndarray:
+    out = np.asarray(predicted)
+    if out.ndim == 2 and out.shape[1] == 2:  # predict_proba of a binary classifier: P(positive)
+        out = out[:, 1]
+    return out.astype(float).ravel()
 
 
 def _model_columns(model: Any, training_set: TrainingSet) -> list[str]:

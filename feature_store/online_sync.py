@@ -18,8 +18,9 @@ from pyspark.sql import types as T
 from feature_store.delta_tables import DeltaTables
 from feature_store.lookups import FeatureLookup, resolve_lookup
 from feature_store.online.base import TS_COLUMN, OnlineStore
+from feature_store.online.catalog import PublishedTable, now_utc, record_published
 from feature_store.online.encoding import to_micros
-from feature_store.online.lookup import BoundLookup, OnlineLookupPlan
+from feature_store.online.lookup import OnlineLookupPlan, bind_lookup
 from feature_store.online.publish import PublishResult, latest_per_key, publish_dataframe
 from feature_store.online.specs import OnlineStoreSpec
 from feature_store.quality import Outcome
@@ -51,9 +52,22 @@ def publish_rows(
         list(features) if features is not None else [c for c in df.columns if c not in {*columns, *exclude}]
     )
     df = df.select(*columns)
+    schema = df.schema
     if days is None or days[0] != days[1]:
         df = latest_per_key(df, list(key_columns), ts_column)  # a snapshot day has one row per key already
-    return publish_dataframe(df, spec, table, list(key_columns), ts_column)
+    result = publish_dataframe(df, spec, table, list(key_columns), ts_column)
+    described = PublishedTable(
+        name=table,
+        primary_keys=tuple(key_columns),
+        key_types=tuple(schema[k].dataType.simpleString() for k in key_columns),
+        features=tuple((c, schema[c].dataType.simpleString()) for c in columns[len(key_columns) + 1 :]),
+        timestamp_key=ts_column,
+        published_at=now_utc(),
+        rows_published=result.rows,
+    )
+    with spec.open() as store:  # after the rows: a reader that finds the descriptor finds rows too
+        record_published(store, described)
+    return result
 
 
 def _micros_columns(df: DataFrame) -> DataFrame:
@@ -165,9 +179,6 @@ def _plain_key(key: Any) -> Any:
     return list(key) if isinstance(key, tuple) else key
 
 
-_KEY_KINDS = {"bigint": int, "int": int, "smallint": int, "tinyint": int, "string": str}
-
-
 def plan_online_lookup(lookups: Sequence[FeatureLookup], describe: Callable[[str], Any]) -> OnlineLookupPlan:
     """Resolve lookups against their tables' catalog entries (`describe(name)` -> FeatureTable); every
     mistake (wrong key count, unknown feature, a default or rename for a feature not looked up) is
@@ -177,25 +188,7 @@ def plan_online_lookup(lookups: Sequence[FeatureLookup], describe: Callable[[str
         if not isinstance(lookup, FeatureLookup):
             raise TypeError(f"expected FeatureLookup objects, got {type(lookup).__name__}")
         table = describe(lookup.table_name)
-        where = f"FeatureLookup({table.name})"
         names = resolve_lookup(lookup, table.name, table.primary_keys, table.feature_names)
-        kinds = []
-        schema = table.key_types
-        for key in table.primary_keys:
-            kind = _KEY_KINDS.get(schema[key])
-            if kind is None:
-                raise ValueError(
-                    f"{where}: primary key {key!r} has type {schema[key]}; online keys are int or str"
-                )
-            kinds.append(kind)
-        defaults = lookup.default_values or {}
-        bound.append(
-            BoundLookup(
-                table=table.name,
-                request_keys=lookup.lookup_keys,
-                key_kinds=tuple(kinds),
-                features=tuple((n, lookup.output_name(n)) for n in names),
-                defaults=tuple(defaults.get(n) for n in names),
-            )
-        )
+        key_types = [table.key_types[k] for k in table.primary_keys]
+        bound.append(bind_lookup(lookup, table.name, table.primary_keys, key_types, names))
     return OnlineLookupPlan(bound)

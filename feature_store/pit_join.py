@@ -44,6 +44,7 @@ class BoundFeatureLookup:
     timestamp_key: str | None  # the table's; None: a table without time (always its latest/only row)
     features: tuple[str, ...]  # names in the table
     ts_output: str | None = None  # also output the matched snapshot's feature_ts under this name
+    key_types: tuple[str, ...] = ()  # Spark types of primary_keys: serving checks request keys without Spark
 
     def output(self, feature: str) -> str:
         return self.lookup.output_name(feature)
@@ -192,6 +193,7 @@ def feature_spec(lookups: Sequence[BoundFeatureLookup]) -> list[dict[str, Any]]:
             "table": b.table,
             "lookup_key": list(b.lookup.lookup_keys),
             "primary_keys": list(b.primary_keys),
+            "key_types": list(b.key_types),
             "timestamp_lookup_key": b.lookup.timestamp_lookup_key,
             "lookback_window_seconds": b.lookup.lookback_window.total_seconds()
             if b.lookup.lookback_window

@@ -73,6 +73,7 @@ def bind_lookups(
             (table.timestamp_keys or [None])[0],
             tuple(names),
             ts_output,
+            tuple(table.key_types.get(k, "") for k in table.primary_keys),
         )
         for output in [*item.output_columns, *([ts_output] if ts_output else [])]:
             if output in fields:

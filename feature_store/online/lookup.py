@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from feature_store.lookups import FeatureLookup
 from feature_store.online.base import TS_COLUMN, OnlineStore, ReadRequest
 
 
@@ -44,6 +45,36 @@ class OnlineFeatures:
         import pandas as pd
 
         return pd.DataFrame(self.rows)
+
+
+_KEY_KINDS = {"bigint": int, "int": int, "smallint": int, "tinyint": int, "string": str}
+
+
+def bind_lookup(
+    lookup: FeatureLookup,
+    table: str,
+    primary_keys: Sequence[str],
+    key_types: Sequence[str],
+    features: Sequence[str],
+) -> BoundLookup:
+    """A lookup (already checked against the table's keys and features) bound for online reads."""
+    kinds = []
+    for key, spark_type in zip(primary_keys, key_types, strict=True):
+        kind = _KEY_KINDS.get(spark_type)
+        if kind is None:
+            raise ValueError(
+                f"FeatureLookup({table}): primary key {key!r} has type {spark_type or 'unknown'}; "
+                "online keys are int or str"
+            )
+        kinds.append(kind)
+    defaults = lookup.default_values or {}
+    return BoundLookup(
+        table=table,
+        request_keys=lookup.lookup_keys,
+        key_kinds=tuple(kinds),
+        features=tuple((n, lookup.output_name(n)) for n in features),
+        defaults=tuple(defaults.get(n) for n in features),
+    )
 
 
 def _coerce_key(value: Any, kind: type, column: str, row: int) -> Any:

@@ -69,9 +69,15 @@ class RedisStoreSpec(OnlineStoreSpec):
     password: str | None = field(default=None, repr=False)
     ssl: bool = False
     socket_timeout: float = 5.0
+    # None: redis-py's default (10 retries, exponential backoff: fine for batch publishing). Serving
+    # sets 1 without backoff, so a dead Redis costs one timeout, not tens of seconds.
+    retries: int | None = None
     kind = "redis"
 
     def open(self) -> OnlineStore:
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         from feature_store.online.redis_store import RedisOnlineStore
 
         return RedisOnlineStore(
@@ -83,6 +89,7 @@ class RedisStoreSpec(OnlineStoreSpec):
             ssl=self.ssl,
             socket_timeout=self.socket_timeout,
             socket_connect_timeout=self.socket_timeout,
+            **({} if self.retries is None else {"retry": Retry(NoBackoff(), self.retries)}),
         )
 
     def describe(self) -> str:

@@ -1,0 +1,1 @@
+"""The real-time serving endpoint (`featurestore serve`): see serving/app.py."""

@@ -1,0 +1,296 @@
+"""The serving endpoint: an ASGI app (FastAPI on uvicorn) that predicts with models whose features it
+looks up online, and serves feature-table lookups without a model.
+
+The request path is short on purpose: parse with orjson, check the token (one SHA-256 and constant-time
+compares), one `OnlineStore.read` for all of a request's tables through a plan built when the model
+was loaded, one predict call on a float matrix, serialize with orjson. FastAPI contributes routing and
+the OpenAPI schema; bodies are not parsed by pydantic (schemas are declared for the docs only), and
+there is no middleware. Store and model calls are short and bounded by the store's timeout, so they run
+on the event loop instead of paying a thread hop per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from feature_store.lookups import FeatureLookup
+from feature_store.online.base import OnlineStore
+from feature_store.online.catalog import read_published
+from feature_store.online.lookup import LookupInputError, OnlineFeatures, OnlineLookupPlan, bind_lookup
+from feature_store.online.specs import OnlineStoreSpec
+from feature_store.serving import openapi
+from feature_store.serving.auth import TokenAuthenticator
+from feature_store.serving.metrics import ServingMetrics
+from feature_store.serving.models import ModelWatcher
+from feature_store.serving.requests import (
+    RequestError,
+    bad_request,
+    dataframe_rows,
+    entity_rows,
+    json_object,
+    not_found,
+    numeric_matrix_rows,
+    too_large,
+    unavailable,
+)
+
+log = logging.getLogger("feature_store.serving")
+
+INVOCATIONS = "/serving-endpoints/{model}/invocations"
+TABLE_LOOKUP = "/feature-tables/{name}/lookup"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = 1024 * 1024
+    max_records: int = 1000
+    store_cooldown_seconds: float = 1.0  # after a store failure, answer 503 at once for this long
+    table_cache_seconds: float = 30.0  # how long a published table's descriptor is trusted
+
+
+class StoreGuard:
+    """Runs lookups against the store; a failure opens the circuit for `cooldown` seconds, during which
+    requests get 503 at once instead of each waiting for the store's timeout. The first request after
+    it tries the store again, so the service recovers by itself when the store is back."""
+
+    def __init__(self, store: OnlineStore, description: str, cooldown: float) -> None:
+        self.store, self.description, self.cooldown = store, description, cooldown
+        self._open_until = 0.0
+        self._cause = ""
+
+    def execute(self, plan: OnlineLookupPlan, rows: list[dict[str, Any]]) -> OnlineFeatures:
+        if time.monotonic() < self._open_until:
+            raise self._unavailable()
+        try:
+            return plan.execute(self.store, rows)
+        except LookupInputError as exc:
+            raise bad_request(str(exc)) from None
+        except Exception as exc:  # any backend error: the store, not the request, is at fault
+            raise self._failed(exc) from None
+
+    def call(self, fn: Callable[[OnlineStore], Any]) -> Any:
+        if time.monotonic() < self._open_until:
+            raise self._unavailable()
+        try:
+            return fn(self.store)
+        except Exception as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: Exception) -> RequestError:
+        self._cause = type(exc).__name__
+        self._open_until = time.monotonic() + self.cooldown
+        log.warning("online store %s failed: %s: %s", self.description, self._cause, exc)
+        return self._unavailable()
+
+    def _unavailable(self) -> RequestError:
+        return unavailable(f"online store {self.description} is unavailable ({self._cause}); retry shortly")
+
+
+def _json(status: int, content: Any) -> Response:
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), status, media_type="application/json"
+    )
+
+
+def _error(exc: RequestError) -> Response:
+    return _json(exc.status, {"error_code": exc.code, "message": exc.message})
+
+
+class _TablePlans:
+    """Lookup plans of feature tables read from the store's published-table descriptors (no Spark)."""
+
+    def __init__(self, ttl_seconds: float, size: int = 256) -> None:
+        self.ttl, self.size = ttl_seconds, size
+        self._plans: OrderedDict[tuple[str, tuple[str, ...] | None], tuple[float, OnlineLookupPlan]] = (
+            OrderedDict()
+        )
+
+    def get(self, guard: StoreGuard, table: str, features: list[str] | None) -> OnlineLookupPlan:
+        key = (table, tuple(features) if features else None)
+        cached = self._plans.get(key)
+        if cached and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        described = guard.call(lambda store: read_published(store, [table]))[table]
+        if described is None:
+            raise not_found(
+                f"feature table {table!r} is not published to the online store {guard.description}"
+            )
+        names = features or described.feature_names
+        unknown = [f for f in names if f not in described.feature_names]
+        if unknown:
+            raise bad_request(f"features {unknown} are not in {table} (it has {described.feature_names})")
+        lookup = FeatureLookup(table, list(described.primary_keys), feature_names=names)
+        plan = OnlineLookupPlan(
+            [bind_lookup(lookup, table, described.primary_keys, described.key_types, names)]
+        )
+        self._plans[key] = (time.monotonic(), plan)
+        self._plans.move_to_end(key)
+        while len(self._plans) > self.size:
+            self._plans.popitem(last=False)
+        return plan
+
+
+def create_app(
+    watcher: ModelWatcher,
+    store_spec: OnlineStoreSpec,
+    auth: TokenAuthenticator,
+    limits: Limits = Limits(),  # noqa: B008 (frozen)
+) -> FastAPI:
+    metrics = ServingMetrics()
+    plans = _TablePlans(limits.table_cache_seconds)
+    state: dict[str, StoreGuard] = {}
+
+    def version_changed(model: Any) -> None:
+        metrics.model_version.labels(model.name).set(float(model.version))
+
+    watcher._on_change = version_changed
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        store = store_spec.open()
+        state["guard"] = StoreGuard(store, store_spec.describe(), limits.store_cooldown_seconds)
+        watcher.refresh()
+        missing = [str(r) for name, r in watcher.refs.items() if name not in watcher.models]
+        if missing:
+            store.close()
+            raise RuntimeError(f"could not load {missing}: {watcher.last_error}")
+        watcher.start()
+        log.info("serving %s from %s", watcher.refresh(), store_spec.describe())
+        try:
+            yield
+        finally:
+            watcher.stop()
+            store.close()
+
+    app = FastAPI(
+        title="Feature store serving endpoint",
+        version="1",
+        description=openapi.DESCRIPTION,
+        lifespan=lifespan,
+    )
+
+    def principal(request: Request) -> str:
+        found = auth.principal(request.headers.get("authorization"))
+        if found is None:
+            raise RequestError(
+                401, "UNAUTHENTICATED", "a valid bearer token is required (Authorization: Bearer <token>)"
+            )
+        return found
+
+    async def body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limits.max_body_bytes:
+            raise too_large(f"body of {declared} bytes; at most {limits.max_body_bytes}")
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > limits.max_body_bytes:
+                raise too_large(f"body over {limits.max_body_bytes} bytes")
+        return bytes(data)
+
+    def count_misses(looked_up: OnlineFeatures) -> list[dict[str, Any]]:
+        misses = []
+        for i, tables in enumerate(looked_up.missing):
+            if tables:
+                misses.append({"record": i, "tables": tables})
+                for table in tables:
+                    metrics.lookup_misses.labels(table).inc()
+        return misses
+
+    @app.post(INVOCATIONS, **openapi.INVOCATIONS)
+    async def invocations(model: str, request: Request) -> Response:
+        started, status = time.perf_counter(), 200
+        try:
+            principal(request)
+            served = watcher.models.get(model)
+            if served is None:
+                raise not_found(f"model {model!r} is not served here (serving {sorted(watcher.models)})")
+            rows = dataframe_rows(json_object(await body(request)), limits.max_records)
+            looked_up = state["guard"].execute(served.plan, rows)
+            matrix = np.array(numeric_matrix_rows(rows, looked_up.rows, served.columns), dtype=float)
+            predictions = served.predict(matrix)
+            return _json(200, {
+                "predictions": predictions,
+                "model_version": served.version,
+                "lookup_misses": count_misses(looked_up),
+            })  # fmt: skip
+        except RequestError as exc:
+            status = exc.status
+            metrics.errors.labels(exc.code).inc()
+            return _error(exc)
+        finally:
+            metrics.observe(INVOCATIONS, status, time.perf_counter() - started)
+
+    @app.post(TABLE_LOOKUP, **openapi.TABLE_LOOKUP)
+    async def lookup(name: str, request: Request) -> Response:
+        started, status = time.perf_counter(), 200
+        try:
+            principal(request)
+            entities, features = entity_rows(json_object(await body(request)), limits.max_records)
+            plan = plans.get(state["guard"], name, features)
+            looked_up = state["guard"].execute(plan, entities)
+            return _json(200, {
+                "rows": looked_up.rows,
+                "feature_ts": [stamps[name] for stamps in looked_up.feature_ts],
+                "lookup_misses": count_misses(looked_up),
+            })  # fmt: skip
+        except RequestError as exc:
+            status = exc.status
+            metrics.errors.labels(exc.code).inc()
+            return _error(exc)
+        finally:
+            metrics.observe(TABLE_LOOKUP, status, time.perf_counter() - started)
+
+    @app.post("/admin/reload", **openapi.RELOAD)
+    async def reload(request: Request) -> Response:
+        try:
+            principal(request)
+        except RequestError as exc:
+            return _error(exc)
+        versions = watcher.refresh()  # blocks the loop while loading: reloads are rare and explicit
+        return _json(200, {"models": versions, "error": watcher.last_error})
+
+    @app.get("/healthz", **openapi.HEALTHZ)
+    async def healthz() -> Response:
+        return _json(200, {"status": "alive"})
+
+    @app.get("/readyz", **openapi.READYZ)
+    async def readyz() -> Response:
+        problems = [f"model {r} not loaded" for name, r in watcher.refs.items() if name not in watcher.models]
+        guard = state.get("guard")
+        if guard is None or not guard.store.ping():
+            problems.append(f"online store {store_spec.describe()} not reachable")
+        body = {"ready": not problems, "models": {n: m.version for n, m in watcher.models.items()}}
+        return _json(503 if problems else 200, {**body, "problems": problems})
+
+    @app.get("/metrics", **openapi.METRICS)
+    async def prometheus() -> Response:
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
+
+    def served() -> dict[str, Any]:
+        tables = {t for m in watcher.models.values() for t in m.tables}
+        paths = {"model": list(watcher.models), "name": sorted(tables)}
+        if len(watcher.models) != 1:
+            return {"paths": paths}
+        (model,) = watcher.models.values()
+        keys = {
+            c: kind
+            for lk in model.plan.lookups
+            for c, kind in zip(lk.request_keys, lk.key_kinds, strict=True)
+        }
+        record = openapi.record_schema(keys, model.columns, set(model.plan.output_names))
+        return {"paths": paths, "record": record}
+
+    app.openapi = openapi.with_security(app, served)  # type: ignore[method-assign]
+    return app

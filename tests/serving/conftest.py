@@ -1,0 +1,144 @@
+"""A small served world for the serving tests: two feature tables published to SQLite and to a private
+redis-server, a model trained on them (two lookups plus a request-supplied column) registered with the
+alias `champion`, and `featurestore serve` running as a real process on loopback.
+
+The redis-server is our own (not the shared one) so a test can pause it to simulate a hung store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from feature_store import devservices
+from feature_store.serving.process import ServeProcess
+
+MODEL = "serve_test_model"
+CUSTOMERS, PRODUCTS = "fs.serve_customers", "fs.serve_products"
+T1, T2 = datetime(2025, 3, 1), datetime(2025, 3, 2)
+
+
+@dataclass
+class World:
+    home: Path
+    token: str
+    tokens_file: Path
+    redis_port: int
+    env: dict[str, str]
+
+
+def _customers(spark):
+    rows = [(f"C{i:03d}", T1, float(i), i % 7, 0.5 * i) for i in range(40)]
+    rows += [(f"C{i:03d}", T2, float(i) + 1, i % 5, 0.5 * i + 1) for i in range(40)]  # newer day
+    return spark.createDataFrame(
+        rows, "customer_id string, feature_ts timestamp, spend double, visits int, avg_basket double"
+    )
+
+
+def _products(spark):
+    rows = [(i, T2, 10.0 + i, 0.1 * i) for i in range(10)]
+    return spark.createDataFrame(
+        rows, "product_id bigint, feature_ts timestamp, price double, return_rate double"
+    )
+
+
+def train_and_register(client, spark, seed: int = 0) -> str:
+    """Fit a model on a point-in-time training set of both tables, log it with its lookups, register it
+    and point `champion` at it; returns the version."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from feature_store.churn import SKOPS_TRUSTED_TYPES
+    from feature_store.lookups import FeatureLookup
+
+    labels = spark.createDataFrame(
+        [(f"C{i % 40:03d}", i % 10, T2, float(i % 3), (i * 7 + seed) % 2) for i in range(200)],
+        "customer_id string, product_id bigint, event_ts timestamp, basket_size double, label int",
+    )
+    lookups = [
+        FeatureLookup(
+            CUSTOMERS, "customer_id", timestamp_lookup_key="event_ts", default_values={"visits": 0}
+        ),
+        FeatureLookup(
+            PRODUCTS, "product_id", timestamp_lookup_key="event_ts", rename_outputs={"price": "product_price"}
+        ),
+    ]
+    training = client.create_training_set(labels, lookups, label="label", exclude_columns=["event_ts"])
+    frame = training.load_df().toPandas()
+    features = [c for c in frame.columns if c not in ("label", "customer_id", "product_id")]
+    model = HistGradientBoostingClassifier(max_iter=20 + seed, random_state=seed).fit(
+        frame[features], frame["label"]
+    )
+    client.settings.configure_mlflow()
+    with mlflow.start_run():
+        info = client.log_model(
+            model, "model", mlflow.sklearn, training, registered_model_name=MODEL,
+            save_kwargs={"skops_trusted_types": SKOPS_TRUSTED_TYPES},
+        )  # fmt: skip
+    version = str(info.registered_model_version)
+    MlflowClient().set_registered_model_alias(MODEL, "champion", version)
+    return version
+
+
+@pytest.fixture(scope="session")
+def world(spark, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    from feature_store.client import FeatureStoreClient
+    from feature_store.online.specs import RedisStoreSpec, SqliteStoreSpec
+    from feature_store.serving.auth import new_token
+    from feature_store.settings import Settings
+
+    home = tmp_path_factory.mktemp("served")
+    redis_state = tmp_path_factory.mktemp("serve-redis")
+    redis = devservices.start("redis", redis_state, port=devservices.free_port(), state=redis_state)
+    env = {"FEATURE_STORE_HOME": str(home), "FEATURE_STORE_REDIS_PORT": str(redis.port)}
+    client = FeatureStoreClient(spark=spark, settings=Settings.from_env(env))
+    client.create_table(CUSTOMERS, "customer_id", df=_customers(spark), timestamp_keys="feature_ts")
+    client.create_table(PRODUCTS, "product_id", df=_products(spark), timestamp_keys="feature_ts")
+    for spec in (client.settings.online_store_spec(), RedisStoreSpec(port=redis.port)):
+        assert isinstance(spec, SqliteStoreSpec | RedisStoreSpec)
+        for table in (CUSTOMERS, PRODUCTS):
+            client.publish_table(table, online_store_spec=spec)
+    train_and_register(client, spark)
+    token, line = new_token("analyst")
+    tokens_file = home / "tokens.txt"
+    tokens_file.write_text(f"# serving tokens\n{line}\n")
+    try:
+        yield World(home, token, tokens_file, redis.port, env)
+    finally:
+        devservices.stop_service(redis, redis_state)
+
+
+@dataclass
+class Server:
+    url: str
+    process: ServeProcess
+    log: Path
+    headers: dict[str, str]
+
+
+def start_server(world: World, store: str, extra: Sequence[str] = ()) -> Server:
+    env = {**world.env, "FEATURE_STORE_ONLINE_STORE": store, "MLFLOW_TRACKING_URI": ""}
+    log = world.home / f"serve-{store}-{time.monotonic_ns()}.log"
+    process = ServeProcess([f"{MODEL}@champion"], world.tokens_file, log, env, extra).start()
+    return Server(process.url, process, log, {"Authorization": f"Bearer {world.token}"})
+
+
+def stop_server(process: ServeProcess) -> None:
+    process.stop()
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("redis", marks=pytest.mark.slow)])
+def server(request: pytest.FixtureRequest, world: World) -> Iterator[Server]:
+    served = start_server(world, request.param, ["--poll-seconds", "0.5"])
+    served.store = request.param  # type: ignore[attr-defined]
+    try:
+        yield served
+    finally:
+        stop_server(served.process)

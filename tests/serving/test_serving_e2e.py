@@ -1,0 +1,289 @@
+"""`featurestore serve` end to end over real HTTP: a real process, the SQLite default and a real
+redis-server, a real MLflow registry (tests/serving/conftest.py builds the world)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.serving.conftest import CUSTOMERS, MODEL, PRODUCTS, Server, World, start_server, stop_server
+
+pytestmark = pytest.mark.slow
+
+RECORDS = [
+    {"customer_id": "C001", "product_id": 1, "basket_size": 2.0},
+    {"customer_id": "C039", "product_id": 9, "basket_size": 0.0},
+]
+
+
+def invoke(server: Server, body, headers=None, model: str = MODEL) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/serving-endpoints/{model}/invocations",
+        json=body,
+        headers=server.headers if headers is None else headers,
+        timeout=30,
+    )
+
+
+def expected_predictions(world: World, records: list[dict], overrides: dict | None = None) -> np.ndarray:
+    """The champion loaded as a plain pyfunc, on features read from the SQLite store by the client."""
+    from feature_store.models import feature_spec, lookups_from_spec
+    from feature_store.online.specs import SqliteStoreSpec
+    from feature_store.settings import Settings
+
+    settings = Settings.from_env(world.env)
+    settings.configure_mlflow()
+    uri = f"models:/{MODEL}@champion"
+    spec = feature_spec(uri)
+    from feature_store.online.lookup import OnlineLookupPlan
+    from feature_store.serving.models import plan_from_spec
+
+    plan: OnlineLookupPlan = plan_from_spec(spec)
+    assert lookups_from_spec(spec, timestamped=False)
+    sqlite = settings.online_store_spec()
+    assert isinstance(sqlite, SqliteStoreSpec)
+    with sqlite.open() as store:
+        features = plan.execute(store, records).rows
+    frame = pd.DataFrame([{**r, **f, **(overrides or {})} for r, f in zip(records, features, strict=True)])
+    return mlflow.pyfunc.load_model(uri).predict(frame)
+
+
+def test_health_ready_metrics_and_openapi(server: Server) -> None:
+    assert httpx.get(server.url + "/healthz").json() == {"status": "alive"}
+    ready = httpx.get(server.url + "/readyz").json()
+    assert ready["ready"] and MODEL in ready["models"]
+    schema = httpx.get(server.url + "/openapi.json").json()
+    assert {"/serving-endpoints/{model}/invocations", "/feature-tables/{name}/lookup", "/healthz",
+            "/readyz", "/metrics", "/admin/reload"} <= set(schema["paths"])  # fmt: skip
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    invoke(server, {"dataframe_records": RECORDS})
+    metrics = httpx.get(server.url + "/metrics").text
+    assert (
+        'featurestore_serving_requests_total{route="/serving-endpoints/{model}/invocations",status="200"}'
+        in metrics
+    )
+    assert "featurestore_serving_request_seconds_bucket" in metrics
+    assert f'featurestore_serving_model_version{{model="{MODEL}"}}' in metrics
+
+
+def test_predictions_match_the_model_on_online_features(server: Server, world: World) -> None:
+    records = invoke(server, {"dataframe_records": RECORDS})
+    assert records.status_code == 200, records.text
+    body = records.json()
+    assert body["lookup_misses"] == []
+    np.testing.assert_allclose(body["predictions"], expected_predictions(world, RECORDS), rtol=1e-9)
+    columns = ["customer_id", "product_id", "basket_size"]
+    split = invoke(
+        server, {"dataframe_split": {"columns": columns, "data": [[r[c] for c in columns] for r in RECORDS]}}
+    )
+    assert split.json()["predictions"] == body["predictions"]
+
+
+def test_unknown_entity_gets_defaults_and_is_reported(server: Server, world: World) -> None:
+    records = [{"customer_id": "C999", "product_id": 1, "basket_size": 1.0}, RECORDS[0]]
+    body = invoke(server, {"dataframe_records": records}).json()
+    assert body["lookup_misses"] == [{"record": 0, "tables": [CUSTOMERS]}]
+    np.testing.assert_allclose(body["predictions"], expected_predictions(world, records), rtol=1e-9)
+
+
+def test_request_supplied_features_are_used_as_given(server: Server, world: World) -> None:
+    records = [{**RECORDS[0], "spend": 1e6, "product_price": -5.0}]
+    body = invoke(server, {"dataframe_records": records}).json()
+    expected = expected_predictions(world, [RECORDS[0]], overrides={"spend": 1e6, "product_price": -5.0})
+    np.testing.assert_allclose(body["predictions"], expected, rtol=1e-9)
+
+
+def test_feature_table_lookup(server: Server) -> None:
+    response = httpx.post(
+        f"{server.url}/feature-tables/{CUSTOMERS}/lookup",
+        json={
+            "entities": [{"customer_id": "C003"}, {"customer_id": "nobody"}],
+            "features": ["spend", "visits"],
+        },
+        headers=server.headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["rows"] == [{"spend": 4.0, "visits": 3}, {"spend": None, "visits": None}]  # the newer day
+    assert body["feature_ts"][0].startswith("2025-03-02") and body["feature_ts"][1] is None
+    assert body["lookup_misses"] == [{"record": 1, "tables": [CUSTOMERS]}]
+    whole = httpx.post(f"{server.url}/feature-tables/{PRODUCTS}/lookup", json={"entities": [{"product_id": 2}]},
+                       headers=server.headers).json()  # fmt: skip
+    assert whole["rows"] == [{"price": 12.0, "return_rate": pytest.approx(0.2)}]
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({}, "no token"),
+        ({"Authorization": "Bearer fst_wrong"}, "bad token"),
+        ({"Authorization": "Basic abc"}, "not bearer"),
+    ],
+)
+def test_requests_without_a_valid_token_get_401(server: Server, headers: dict, why: str) -> None:
+    for response in (
+        invoke(server, {"dataframe_records": RECORDS}, headers=headers),
+        httpx.post(
+            f"{server.url}/feature-tables/{CUSTOMERS}/lookup",
+            json={"entities": [{"customer_id": "C001"}]},
+            headers=headers,
+        ),
+        httpx.post(f"{server.url}/admin/reload", headers=headers),
+    ):
+        assert response.status_code == 401, why
+        assert response.json()["error_code"] == "UNAUTHENTICATED"
+
+
+BAD_REQUESTS = {
+    "malformed JSON": (b'{"dataframe_records": [', 400, ["not valid JSON"]),
+    "not an object": (b"[1, 2]", 400, ["JSON object"]),
+    "no format": (b'{"records": []}', 400, ["dataframe_records", "dataframe_split"]),
+    "both formats": (b'{"dataframe_records": [{}], "dataframe_split": {}}', 400, ["got both"]),
+    "record not an object": (b'{"dataframe_records": [1]}', 400, ["dataframe_records[0]"]),
+    "missing key column": (b'{"dataframe_records": [{"product_id": 1, "basket_size": 1}]}', 400, ["customer_id"]),
+    "key of the wrong type": (b'{"dataframe_records": [{"customer_id": 5, "product_id": 1, "basket_size": 1}]}', 400,
+                              ["customer_id", "string"]),
+    "int key as text": (b'{"dataframe_records": [{"customer_id": "C001", "product_id": "one", "basket_size": 1}]}', 400,
+                        ["product_id", "integer"]),
+    "model column missing": (b'{"dataframe_records": [{"customer_id": "C001", "product_id": 1}]}', 400, ["basket_size"]),
+    "feature of the wrong type": (b'{"dataframe_records": [{"customer_id": "C001", "product_id": 1, "basket_size": "x"}]}',
+                                  400, ["basket_size", "number"]),
+    "split row too short": (b'{"dataframe_split": {"columns": ["customer_id", "product_id"], "data": [["C001"]]}}', 400,
+                            ["dataframe_split.data[0]"]),
+    "empty records": (b'{"dataframe_records": []}', 400, ["empty"]),
+    "too many records": (b'{"dataframe_records": [' + b",".join([b"{}"] * 1001) + b"]}", 413, ["1001", "1000"]),
+    "body too large": (b'{"dataframe_records": [{"customer_id": "' + b"x" * (1024 * 1024) + b'"}]}', 413, ["bytes"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS), ids=list(BAD_REQUESTS))
+def test_bad_requests_name_the_problem(server: Server, case: str) -> None:
+    body, status, fragments = BAD_REQUESTS[case]
+    response = httpx.post(
+        f"{server.url}/serving-endpoints/{MODEL}/invocations",
+        content=body,
+        headers={**server.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == status, response.text
+    message = response.json()["message"]
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def test_unknown_model_table_or_feature(server: Server) -> None:
+    assert invoke(server, {"dataframe_records": RECORDS}, model="nope").status_code == 404
+    lookup = f"{server.url}/feature-tables/fs.unpublished/lookup"
+    assert httpx.post(lookup, json={"entities": [{"k": 1}]}, headers=server.headers).status_code == 404
+    unknown = httpx.post(f"{server.url}/feature-tables/{CUSTOMERS}/lookup", headers=server.headers,
+                         json={"entities": [{"customer_id": "C001"}], "features": ["nope"]})  # fmt: skip
+    assert unknown.status_code == 400 and "nope" in unknown.json()["message"]
+
+
+def test_tokens_never_reach_the_log(server: Server, world: World) -> None:
+    invoke(server, {"dataframe_records": RECORDS})
+    invoke(server, {"dataframe_records": RECORDS}, headers={"Authorization": "Bearer fst_not_a_real_token"})
+    log = server.log.read_text()
+    assert world.token not in log and "fst_not_a_real_token" not in log
+
+
+def test_schemathesis_finds_no_server_error(server: Server, world: World) -> None:
+    """A bounded schemathesis run (examples, then fuzzed bodies) against the served OpenAPI schema."""
+    argv = [
+        os.path.join(os.path.dirname(sys.executable), "schemathesis"), "run", f"{server.url}/openapi.json",
+        "--checks", "not_a_server_error", "--max-examples", "40", "--seed", "7",
+        "--header", f"Authorization: Bearer {world.token}", "--suppress-health-check", "all",
+    ]  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_online_store_down_gives_503_fast_and_recovers(world: World) -> None:
+    """A hung Redis (SIGSTOP): answers are 503 within the store timeout, not stuck; once Redis is back
+    (SIGCONT), requests succeed again without restarting the endpoint."""
+    from feature_store import devservices
+
+    server = start_server(world, "redis", ["--store-timeout", "0.3"])
+    pid = _redis_pid(world)
+    try:
+        assert invoke(server, {"dataframe_records": RECORDS}).status_code == 200
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.perf_counter()
+            responses = [invoke(server, {"dataframe_records": RECORDS}) for _ in range(5)]
+            elapsed = time.perf_counter() - started
+            assert [r.status_code for r in responses] == [503] * 5
+            assert "unavailable" in responses[0].json()["message"]
+            assert elapsed < 5, f"5 requests took {elapsed:.1f}s with the store down"
+            assert httpx.get(server.url + "/readyz", timeout=10).status_code == 503
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        while invoke(server, {"dataframe_records": RECORDS}).status_code != 200:
+            assert time.monotonic() < deadline, "did not recover within 10 s of the store coming back"
+            time.sleep(0.2)
+        assert devservices.port_open(world.redis_port)
+    finally:
+        stop_server(server.process)
+
+
+def _redis_pid(world: World) -> int:
+    out = subprocess.run(
+        ["redis-cli", "-p", str(world.redis_port), "info", "server"], capture_output=True, text=True
+    )
+    return int(next(line.split(":")[1] for line in out.stdout.splitlines() if line.startswith("process_id:")))
+
+
+def test_alias_move_is_picked_up_while_requests_keep_succeeding(spark, world: World) -> None:
+    from feature_store.client import FeatureStoreClient
+    from feature_store.settings import Settings
+    from tests.serving.conftest import train_and_register
+
+    server = start_server(world, "sqlite", ["--poll-seconds", "0.5"])
+    statuses: list[int] = []
+    versions: set[str] = set()
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(headers=server.headers, timeout=30) as http:
+            while not stop.is_set():
+                response = http.post(
+                    f"{server.url}/serving-endpoints/{MODEL}/invocations", json={"dataframe_records": RECORDS}
+                )
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    versions.add(response.json()["model_version"])
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    try:
+        time.sleep(1)
+        new_version = train_and_register(
+            FeatureStoreClient(spark=spark, settings=Settings.from_env(world.env)), spark, seed=1
+        )
+        deadline = time.monotonic() + 60
+        while new_version not in versions:
+            assert time.monotonic() < deadline, f"version {new_version} never served (saw {versions})"
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join()
+        stop_server(server.process)
+    assert statuses and set(statuses) == {200}, f"non-200 answers during the reload: {set(statuses)}"
+    assert len(versions) >= 2
+    reloaded = start_server(world, "sqlite", ["--poll-seconds", "0"])
+    try:
+        answer = httpx.post(f"{reloaded.url}/admin/reload", headers=reloaded.headers).json()
+        assert answer["models"] == {MODEL: new_version}
+    finally:
+        stop_server(reloaded.process)
