@@ -112,7 +112,12 @@ def lookup_plan() -> OnlineLookupPlan:
     and what the serving endpoint holds: entity rows in, renamed features + feature_ts + misses out."""
 
     def bound(table: str, key: str, kind: type, prefix: str) -> BoundLookup:
-        names = [*(f"{prefix}_f{j}" for j in range(12)), f"{prefix}_count", f"{prefix}_segment", f"{prefix}_active"]
+        names = [
+            *(f"{prefix}_f{j}" for j in range(12)),
+            f"{prefix}_count",
+            f"{prefix}_segment",
+            f"{prefix}_active",
+        ]
         return BoundLookup(table, (key,), (kind,), tuple((n, n) for n in names), (None,) * len(names))
 
     return OnlineLookupPlan([bound(TABLES[0], "customer_id", int, "c"), bound(TABLES[1], "sku", str, "p")])

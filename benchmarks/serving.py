@@ -103,8 +103,10 @@ async def sequential(port: int, requests: list[bytes], warmup: int) -> dict:
 
 
 async def open_loop(port: int, requests: list[bytes], rate: float, seconds: float) -> dict:
-    """Send at fixed times (rate/s); each request uses an idle connection or opens one."""
-    idle: list[Connection] = [await Connection.open(port) for _ in range(8)]
+    """Send at fixed times (rate/s); each request uses an idle connection or opens one. Connections idle
+    for more than 4 s are dropped (uvicorn closes keep-alive connections after 5 s), so an error here
+    is the server's, not a stale socket's; every request has a 10 s timeout."""
+    idle: list[tuple[Connection, float]] = []
     latencies: list[float] = []
     errors = 0
     start = time.perf_counter() + 0.05
@@ -112,12 +114,19 @@ async def open_loop(port: int, requests: list[bytes], rate: float, seconds: floa
 
     async def one(i: int, scheduled: float) -> None:
         nonlocal errors
-        conn = idle.pop() if idle else await Connection.open(port)
+        conn = None
+        while idle and conn is None:
+            candidate, last_used = idle.pop()
+            if time.perf_counter() - last_used < 4.0:
+                conn = candidate
+            else:
+                candidate.writer.close()
         try:
-            status = await conn.request(requests[i % len(requests)])
+            conn = conn or await Connection.open(port)
+            status = await asyncio.wait_for(conn.request(requests[i % len(requests)]), timeout=10)
             errors += status != 200
-            idle.append(conn)
-        except (OSError, asyncio.IncompleteReadError):
+            idle.append((conn, time.perf_counter()))
+        except (OSError, asyncio.IncompleteReadError, TimeoutError):
             errors += 1
         latencies.append(time.perf_counter() - scheduled)
 
@@ -129,7 +138,7 @@ async def open_loop(port: int, requests: list[bytes], rate: float, seconds: floa
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i, scheduled)))
     await asyncio.gather(*tasks)
-    for conn in idle:
+    for conn, _ in idle:
         conn.writer.close()
     achieved = total / (time.perf_counter() - start)
     return {**percentiles(latencies), "errors": errors, "rate": rate, "achieved_rate": round(achieved, 1)}
@@ -164,7 +173,7 @@ def entities(home: Path, count: int, seed: int) -> list[dict]:
         home / "landing" / "labels", columns=["customer_id", "product_id"]
     ).drop_duplicates()
     rows = labels.sample(min(count, len(labels)), random_state=seed).to_dict("records")
-    return [{"customer_id": str(r["customer_id"]), "product_id": int(r["product_id"])} for r in rows]
+    return [{"customer_id": str(r["customer_id"]), "product_id": str(r["product_id"])} for r in rows]
 
 
 def bodies(rows: list[dict], per_request: int, count: int) -> list[bytes]:

@@ -9,6 +9,7 @@ from feature_assets.features.assets import feature_tables
 from feature_assets.freshness import freshness_checks, freshness_sensor
 from feature_assets.jobs import all_checks_job, freshness_checks_job
 from feature_assets.ml.assets import ml_assets
+from feature_assets.monitoring.assets import drift_assets
 from feature_assets.online.assets import online_tables
 from feature_assets.raw.assets import raw_assets
 from feature_assets.raw.checks import raw_checks
@@ -86,6 +87,7 @@ all_assets = [
     *(a for table in feature_tables for a in (table.tiles, table.snapshots)),
     *(table.asset for table in online_tables),
     *ml_assets,
+    *drift_assets,
 ]
 all_checks = [
     *raw_checks,

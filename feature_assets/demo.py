@@ -74,6 +74,33 @@ def print_model_and_scores(results: list[dg.ExecuteInProcessResult], tables: Del
             print(f"  {row['customer_id']:10} {row['prediction']:.3f}  (model v{row['model_version']})")
 
 
+def print_drift(runs: list[dg.ExecuteInProcessResult], drift_start: date) -> None:
+    print(f"\ndrift of customer_features (the sample data drifts from {drift_start}):")
+    for run in runs:
+        for event in run.asset_materializations_for_node("customer_features_drift"):
+            meta = event.metadata
+            checks = {e.check_name: e for e in run.get_asset_check_evaluations()}
+            check = checks.get("drift_within_limits")
+            verdict = (
+                "passed"
+                if check and check.passed
+                else f"did not pass ({check.severity.value})"
+                if check
+                else "?"
+            )
+            print(
+                f"  {event.partition}: {meta['drifted_share'].value:.0%} of features drifted vs "
+                f"{meta['reference_window'].value}; check {verdict}"
+            )
+    reports = [
+        e.metadata["report"].value
+        for r in runs
+        for e in r.asset_materializations_for_node("customer_features_drift")
+    ]
+    if reports:
+        print(f"  latest HTML report: {reports[-1]}")
+
+
 def print_tables(tables: DeltaTables) -> None:
     names = (
         [s.table for s in RAW_SOURCES]
@@ -199,14 +226,20 @@ def main() -> int:
         results.append(run_range(job, instance, ["raw_labels", "churn_training_set"], first, last_label_day))
         results.append(run_partition(job, instance, "churn_model", last_label_day))
         results.append(run_partition(job, instance, "churn_scores", yesterday))
+    drift_start = yesterday - timedelta(days=DRIFT_DAYS - 1)
+    drift_runs = [
+        run_partition(job, instance, "customer_features_drift", d)
+        for d in (drift_start - timedelta(days=1), yesterday)
+    ]
 
     tables = DeltaTables(
         build_spark_session(settings.spark_master, ivy_dir=settings.ivy_dir), settings.delta_root
     )
     print_tables(tables)
-    print_checks(results)
+    print_checks([*results, *drift_runs])
     entity = print_online_lookup(tables, yesterday)
     print_model_and_scores(results, tables, yesterday)
+    print_drift(drift_runs, drift_start)
     if all(r.success for r in results):
         print_served_prediction(entity)
     print("\nnext: `make ui` opens Dagster on http://127.0.0.1:3000 with these runs, partitions and checks")

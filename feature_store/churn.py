@@ -169,6 +169,18 @@ def champion_auc(client: Any, name: str = MODEL_NAME) -> tuple[str | None, float
     return version.version, auc
 
 
+def champion_training_window(client: Any, name: str = MODEL_NAME) -> tuple[date, date] | None:
+    """The days the current champion was trained on (its run's train_first/train_last params)."""
+    try:
+        version = client.get_model_version_by_alias(name, CHAMPION)
+        params = client.get_run(version.run_id).data.params if version.run_id else {}
+    except Exception:  # no model, no alias, or a run without params: no window
+        return None
+    if "train_first" not in params or "train_last" not in params:
+        return None
+    return date.fromisoformat(params["train_first"]), date.fromisoformat(params["train_last"])
+
+
 def scoring_population(fe: FeatureStoreClient, day: date) -> DataFrame:
     """Customers active on `day`, with their last product that day, scored as of the end of the day."""
     end_of_day = datetime.combine(day + timedelta(days=1), datetime.min.time())

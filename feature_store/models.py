@@ -72,13 +72,19 @@ class FeatureStoreModel(mlflow.pyfunc.PythonModel):
 
     def matrix_predictor(self) -> Callable[[np.ndarray], np.ndarray]:
         """predict(X) for a float matrix whose columns are `self.columns`, in order: the serving path.
-        A scikit-learn model is called directly (no DataFrame, no pyfunc schema handling: ~10x less
-        overhead for one row); any other flavor goes through `predict` with a DataFrame."""
+        HistGradientBoosting models are compiled into one vectorized tree walk (serving/tree_ensemble.py,
+        ~10x faster than scikit-learn for one row); other scikit-learn models are called directly (no
+        DataFrame, no pyfunc schema handling); any other flavor goes through `predict` with a DataFrame."""
         try:
             raw = self._model.get_raw_model()
         except NotImplementedError:
             raw = None
         if raw is not None and type(raw).__module__.startswith("sklearn"):
+            from feature_store.serving.tree_ensemble import compile_if_supported
+
+            compiled = compile_if_supported(raw)
+            if compiled is not None:
+                return compiled
             # fitted on a DataFrame: sklearn warns once per call about an array without names
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
             method = raw.predict_proba if hasattr(raw, "predict_proba") else raw.predict

@@ -14,7 +14,9 @@ os.environ.setdefault("FEATURE_STORE_START_DATE", "2025-01-01")
 def spark():
     from feature_store.spark import build_spark_session
 
-    session = build_spark_session(master="local[2]", app_name="featurestore-tests", conf={"spark.driver.memory": "2g"})
+    session = build_spark_session(
+        master="local[2]", app_name="featurestore-tests", conf={"spark.driver.memory": "2g"}
+    )
     yield session
     session.stop()
 
@@ -40,8 +42,9 @@ def resources(spark, home: Path) -> dict:
         "delta": DeltaLakeResource(root=str(home / "delta")),
         "landing": LocalLandingZoneResource(root=str(home / "landing")),
         "online_store": SqliteOnlineStoreResource(path=str(home / "online.db")),
-        "mlflow_tracking": MLflowResource(tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
-                                          artifact_root=(home / "mlartifacts").as_uri()),
+        "mlflow_tracking": MLflowResource(
+            tracking_uri=f"sqlite:///{home / 'mlflow.db'}", artifact_root=(home / "mlartifacts").as_uri()
+        ),
     }
 
 

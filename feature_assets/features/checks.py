@@ -36,7 +36,10 @@ def outcome_result(
 
 def build_snapshot_checks(spec: WindowedFeatureTable, key: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
     counts_and_sums = [
-        spec.window_feature(agg, n) for n in spec.windows for agg in ("count", "sum") if agg in spec.feature_names
+        spec.window_feature(agg, n)
+        for n in spec.windows
+        for agg in ("count", "sum")
+        if agg in spec.feature_names
     ]
 
     def snapshot_check(

@@ -52,7 +52,9 @@ def build_feature_table(
         owners=list(spec.owners),
         tags={"layer": "tiles"},
     )
-    def tiles(context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource) -> dg.MaterializeResult:
+    def tiles(
+        context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource
+    ) -> dg.MaterializeResult:
         day_list = partition_days(context)
         result = write_tiles(delta.tables(spark.get_session()), spec, day_list[0], day_list[-1])
         return dg.MaterializeResult(metadata=_write_metadata(result))
@@ -62,7 +64,9 @@ def build_feature_table(
         deps=[
             dg.AssetDep(
                 tiles_key(spec),
-                partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-spec.lookback_days, end_offset=0),
+                partition_mapping=dg.TimeWindowPartitionMapping(
+                    start_offset=-spec.lookback_days, end_offset=0
+                ),
             )
         ],
         partitions_def=daily_partitions,

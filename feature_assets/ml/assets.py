@@ -112,7 +112,8 @@ def churn_model(
     training_set = churn.training_set_spec(fe)
     with mlflow.start_run(run_name=f"churn_model {day}") as run:
         mlflow.log_params({"partition": str(day), "train_days": config.train_days, "holdout_days": config.holdout_days,
-                           "features": len(trained.features)})  # fmt: skip
+                           "features": len(trained.features), "train_first": str(trained.train_days[0]),
+                           "train_last": str(trained.train_days[1])})  # fmt: skip
         mlflow.log_metrics({"holdout_auc": trained.auc, "train_rows": trained.train_rows,
                             "holdout_rows": trained.holdout_rows})  # fmt: skip
         info = fe.log_model(

@@ -44,7 +44,9 @@ def build_raw_asset(source: RawSource) -> dg.AssetsDefinition:
         tables = delta.tables(session)
         zone = landing.get_landing_zone()
         day_list = partition_days(context)
-        results = ingest_days(session, tables, zone, source, day_list[0], day_list[-1], log=context.log.warning)
+        results = ingest_days(
+            session, tables, zone, source, day_list[0], day_list[-1], log=context.log.warning
+        )
         for r in results:
             context.log.info(
                 f"{source.name} {r.day}: {r.rows_in} rows in = {r.accepted} accepted + {r.rejected} rejected"

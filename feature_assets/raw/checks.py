@@ -34,7 +34,9 @@ def build_rejected_rows_check(source: RawSource) -> dg.AssetChecksDefinition:
         rejected = tables.read_days(REJECTED_ROWS_TABLE, day_list[0], day_list[-1]).where(
             F.col("source") == source.name
         )
-        reasons = {r["reason"]: r["n"] for r in rejected.groupBy("reason").agg(F.count("*").alias("n")).collect()}
+        reasons = {
+            r["reason"]: r["n"] for r in rejected.groupBy("reason").agg(F.count("*").alias("n")).collect()
+        }
         unreadable = sorted(r["file"] for r in rejected.where(F.col("raw_record").isNull()).collect())
         n_rejected = sum(reasons.values()) - len(unreadable)
         share = n_rejected / max(accepted + n_rejected, 1)

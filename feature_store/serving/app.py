@@ -217,14 +217,22 @@ def create_app(
             if served is None:
                 raise not_found(f"model {model!r} is not served here (serving {sorted(watcher.models)})")
             rows = dataframe_rows(json_object(await body(request)), limits.max_records)
+            parsed = time.perf_counter()
             looked_up = state["guard"].execute(served.plan, rows)
             matrix = np.array(numeric_matrix_rows(rows, looked_up.rows, served.columns), dtype=float)
+            lookup_done = time.perf_counter()
             predictions = served.predict(matrix)
-            return _json(200, {
+            response = _json(200, {
                 "predictions": predictions,
                 "model_version": served.version,
                 "lookup_misses": count_misses(looked_up),
             })  # fmt: skip
+            # Where the time went, for clients and browser dev tools (no secrets, only durations).
+            response.headers["server-timing"] = (
+                f"parse;dur={(parsed - started) * 1000:.3f}, lookup;dur={(lookup_done - parsed) * 1000:.3f}, "
+                f"predict;dur={(time.perf_counter() - lookup_done) * 1000:.3f}"
+            )
+            return response
         except RequestError as exc:
             status = exc.status
             metrics.errors.labels(exc.code).inc()

@@ -30,14 +30,22 @@ def resources_for(home: Path) -> dict:
         "delta": DeltaLakeResource(root=str(home / "delta")),
         "landing": LocalLandingZoneResource(root=str(home / "landing")),
         "online_store": SqliteOnlineStoreResource(path=str(home / "online.db")),
-        "mlflow_tracking": MLflowResource(tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
-                                          artifact_root=(home / "mlartifacts").as_uri()),
+        "mlflow_tracking": MLflowResource(
+            tracking_uri=f"sqlite:///{home / 'mlflow.db'}", artifact_root=(home / "mlartifacts").as_uri()
+        ),
     }
 
 
 def land(home: Path) -> None:
-    generate(home / "landing", date(2025, 1, 1), date(2025, 1, 3), customers=40, products=10,
-             transactions_per_day=30, seed=3)
+    generate(
+        home / "landing",
+        date(2025, 1, 1),
+        date(2025, 1, 3),
+        customers=40,
+        products=10,
+        transactions_per_day=30,
+        seed=3,
+    )
 
 
 def snapshot_rows(spark, home: Path) -> list:
@@ -49,25 +57,31 @@ def test_range_backfill_equals_one_by_one_and_reruns_are_identical(spark, tmp_pa
     by_range, by_day = tmp_path / "range", tmp_path / "days"
     land(by_range)
     land(by_day)
-    result = dg.materialize([*all_assets, *all_checks], selection=CHAIN, resources=resources_for(by_range),
-                            tags=RANGE_TAGS)
+    result = dg.materialize(
+        [*all_assets, *all_checks], selection=CHAIN, resources=resources_for(by_range), tags=RANGE_TAGS
+    )
     assert result.success
     materialized = result.asset_materializations_for_node("customer_features")
     assert sorted(m.partition for m in materialized) == DAYS  # one run recorded every day of the range
     for day in DAYS:
-        assert dg.materialize([*all_assets], selection=CHAIN, resources=resources_for(by_day), partition_key=day).success
+        assert dg.materialize(
+            [*all_assets], selection=CHAIN, resources=resources_for(by_day), partition_key=day
+        ).success
     range_rows = snapshot_rows(spark, by_range)
     assert range_rows == snapshot_rows(spark, by_day)
     assert len(range_rows) > 0
 
-    again = dg.materialize([*all_assets], selection=CHAIN, resources=resources_for(by_range), partition_key=DAYS[1])
+    again = dg.materialize(
+        [*all_assets], selection=CHAIN, resources=resources_for(by_range), partition_key=DAYS[1]
+    )
     assert again.success
     assert snapshot_rows(spark, by_range) == range_rows
 
 
 def run_checks(home: Path, day: str) -> dict[str, dg.AssetCheckEvaluation]:
-    defs = dg.Definitions(assets=all_assets, asset_checks=all_checks, jobs=[all_checks_job],
-                          resources=resources_for(home))
+    defs = dg.Definitions(
+        assets=all_assets, asset_checks=all_checks, jobs=[all_checks_job], resources=resources_for(home)
+    )
     result = defs.resolve_job_def("all_checks_job").execute_in_process(
         tags={"dagster/partition": day}, raise_on_error=False
     )
@@ -77,15 +91,20 @@ def run_checks(home: Path, day: str) -> dict[str, dg.AssetCheckEvaluation]:
 @pytest.fixture
 def materialized_day(spark, tmp_path) -> Path:
     land(tmp_path)
-    assert dg.materialize([*all_assets], selection=CHAIN, resources=resources_for(tmp_path),
-                          partition_key=DAYS[0]).success
+    assert dg.materialize(
+        [*all_assets], selection=CHAIN, resources=resources_for(tmp_path), partition_key=DAYS[0]
+    ).success
     return tmp_path
 
 
 def test_checks_pass_on_good_data_and_fail_on_crafted_bad_rows(spark, materialized_day):
     checks = run_checks(materialized_day, DAYS[0])
-    for name in ["keys_not_null_and_unique", "counts_and_sums_non_negative", "feature_ts_is_partition_end",
-                 "row_count_in_range"]:
+    for name in [
+        "keys_not_null_and_unique",
+        "counts_and_sums_non_negative",
+        "feature_ts_is_partition_end",
+        "row_count_in_range",
+    ]:
         assert checks[f"customer_features.{name}"].passed, checks[f"customer_features.{name}"].description
 
     tables = DeltaTables(spark, str(materialized_day / "delta"))
@@ -94,11 +113,18 @@ def test_checks_pass_on_good_data_and_fail_on_crafted_bad_rows(spark, materializ
     bad = (
         good.unionByName(first)  # a duplicated key
         .unionByName(first.withColumn("customer_id", F.lit(None).cast("string")))
-        .unionByName(first.withColumn("customer_id", F.lit("NEG")).withColumn("txn_count_7d", F.lit(-1).cast("bigint")))
-        .unionByName(first.withColumn("customer_id", F.lit("LATE")).withColumn(
-            "feature_ts", F.col("feature_ts") + F.expr("INTERVAL 1 HOUR")))
+        .unionByName(
+            first.withColumn("customer_id", F.lit("NEG")).withColumn("txn_count_7d", F.lit(-1).cast("bigint"))
+        )
+        .unionByName(
+            first.withColumn("customer_id", F.lit("LATE")).withColumn(
+                "feature_ts", F.col("feature_ts") + F.expr("INTERVAL 1 HOUR")
+            )
+        )
     )
-    tables.replace_days("feature_store.customer_features", bad.localCheckpoint(), date(2025, 1, 1), date(2025, 1, 1))
+    tables.replace_days(
+        "feature_store.customer_features", bad.localCheckpoint(), date(2025, 1, 1), date(2025, 1, 1)
+    )
 
     checks = run_checks(materialized_day, DAYS[0])
     keys = checks["customer_features.keys_not_null_and_unique"]
@@ -116,8 +142,11 @@ def test_row_count_check_fails_on_an_empty_day_and_a_jump(spark, materialized_da
     # Day 2 with 10x the rows of day 1: same keys, suffixed, re-dated.
     day2 = None
     for i in range(10):
-        copy = day1.withColumn("customer_id", F.concat("customer_id", F.lit(f"-{i}"))).withColumn(
-            "date", F.lit(date(2025, 1, 2))).withColumn("feature_ts", F.lit("2025-01-03").cast("timestamp"))
+        copy = (
+            day1.withColumn("customer_id", F.concat("customer_id", F.lit(f"-{i}")))
+            .withColumn("date", F.lit(date(2025, 1, 2)))
+            .withColumn("feature_ts", F.lit("2025-01-03").cast("timestamp"))
+        )
         day2 = copy if day2 is None else day2.unionByName(copy)
     tables.replace_days("feature_store.customer_features", day2, date(2025, 1, 2), date(2025, 1, 2))
     jump = run_checks(materialized_day, DAYS[1])["customer_features.row_count_in_range"]
@@ -131,11 +160,22 @@ def test_failing_blocking_check_fails_the_run(spark, materialized_day):
     so nothing selected after it would read the day."""
     tables = DeltaTables(spark, str(materialized_day / "delta"))
     tiles = tables.read("feature_store.customer_daily_tiles").localCheckpoint()
-    tables.replace_days("feature_store.customer_daily_tiles", tiles.withColumn("value_sum", -F.col("value_sum") - 1),
-                        date(2025, 1, 1), date(2025, 1, 1))
-    selection = dg.AssetSelection.assets("customer_features") | dg.AssetSelection.checks_for_assets("customer_features")
-    result = dg.materialize([*all_assets, *all_checks], resources=resources_for(materialized_day),
-                            partition_key=DAYS[0], selection=selection, raise_on_error=False)
+    tables.replace_days(
+        "feature_store.customer_daily_tiles",
+        tiles.withColumn("value_sum", -F.col("value_sum") - 1),
+        date(2025, 1, 1),
+        date(2025, 1, 1),
+    )
+    selection = dg.AssetSelection.assets("customer_features") | dg.AssetSelection.checks_for_assets(
+        "customer_features"
+    )
+    result = dg.materialize(
+        [*all_assets, *all_checks],
+        resources=resources_for(materialized_day),
+        partition_key=DAYS[0],
+        selection=selection,
+        raise_on_error=False,
+    )
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not evaluations["counts_and_sums_non_negative"].passed
     assert not result.success
@@ -150,14 +190,29 @@ def test_partition_range_backfill_from_the_dagster_cli(spark, tmp_path):
 
     land(tmp_path)
     (tmp_path / "dagster").mkdir()
-    env = {**os.environ, "FEATURE_STORE_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dagster"),
-           "FEATURE_STORE_SPARK_MASTER": "local[1]"}
+    env = {
+        **os.environ,
+        "FEATURE_STORE_HOME": str(tmp_path),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+        "FEATURE_STORE_SPARK_MASTER": "local[1]",
+    }
     dagster = Path(sys.executable).parent / "dagster"
     completed = subprocess.run(
-        [str(dagster), "asset", "materialize", "-m", "feature_assets.definitions",
-         "--select", "raw_transactions,customer_daily_tiles,customer_features",
-         "--partition-range", f"{DAYS[0]}...{DAYS[-1]}"],
-        env=env, capture_output=True, text=True, timeout=1500,
+        [
+            str(dagster),
+            "asset",
+            "materialize",
+            "-m",
+            "feature_assets.definitions",
+            "--select",
+            "raw_transactions,customer_daily_tiles,customer_features",
+            "--partition-range",
+            f"{DAYS[0]}...{DAYS[-1]}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     rows = DeltaTables(spark, str(tmp_path / "delta")).read("feature_store.customer_features")
@@ -168,12 +223,22 @@ def test_raw_check_warns_with_the_rejected_rows(spark, tmp_path):
     from tests.landing_files import txn, write_landing
 
     landing = tmp_path / "landing"
-    write_landing(landing, "transactions", DAYS[0], [txn("t1", "c1", "p1", 1.0, "2025-01-01 10:00"),
-                                                    txn("t2", None, "p1", 1.0, "2025-01-01 11:00")])
-    result = dg.materialize([*all_assets, *all_checks], resources=resources_for(tmp_path), partition_key=DAYS[0],
-                            selection=dg.AssetSelection.assets("raw_transactions")
-                            | dg.AssetSelection.checks_for_assets("raw_transactions"))
-    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "rejected_rows_within_limit"]
+    write_landing(
+        landing,
+        "transactions",
+        DAYS[0],
+        [txn("t1", "c1", "p1", 1.0, "2025-01-01 10:00"), txn("t2", None, "p1", 1.0, "2025-01-01 11:00")],
+    )
+    result = dg.materialize(
+        [*all_assets, *all_checks],
+        resources=resources_for(tmp_path),
+        partition_key=DAYS[0],
+        selection=dg.AssetSelection.assets("raw_transactions")
+        | dg.AssetSelection.checks_for_assets("raw_transactions"),
+    )
+    [check] = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "rejected_rows_within_limit"
+    ]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["rejection_reasons"].value == {"null customer_id": 1}
     assert '"transaction_id":"t2"' in check.metadata["sample_rejected_rows"].value[0]["raw_record"]

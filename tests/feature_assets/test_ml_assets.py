@@ -28,7 +28,10 @@ def run_range(resources, keys, first, last, run_config=None) -> dg.ExecuteInProc
         [*all_assets, *all_checks],
         selection=keys,
         resources=resources,
-        tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)},
+        tags={
+            "dagster/asset_partition_range_start": str(first),
+            "dagster/asset_partition_range_end": str(last),
+        },
         run_config=run_config,
         raise_on_error=False,
     )
@@ -92,7 +95,9 @@ def test_training_set_model_promotion_and_scores(spark, home, resources):
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
-    assert {lk["table"] for lk in loaded["spec"]["lookups"]} == {"feature_store.customer_features",
-                                                                 "feature_store.product_features"}
+    assert {lk["table"] for lk in loaded["spec"]["lookups"]} == {
+        "feature_store.customer_features",
+        "feature_store.product_features",
+    }
     assert loaded["spec"]["label"] == "is_churned" and "txn_count_7d" in loaded["spec"]["model_columns"]
     assert 0.0 <= loaded["prediction"] <= 1.0

@@ -28,15 +28,26 @@ def online_events(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
 
 
 def consistency(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
-    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "online_matches_offline"]
+    (evaluation,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "online_matches_offline"
+    ]
     return evaluation
 
 
 def test_online_sync_range_backfill_and_consistency_check(spark, home, resources):
-    generate(home / "landing", date(2025, 1, 1), date(2025, 1, 3), customers=40, products=10,
-             transactions_per_day=30, seed=3)
+    generate(
+        home / "landing",
+        date(2025, 1, 1),
+        date(2025, 1, 3),
+        customers=40,
+        products=10,
+        transactions_per_day=30,
+        seed=3,
+    )
     ranged = dg.materialize(
-        [*all_assets, *all_checks], selection=CHAIN, resources=resources,
+        [*all_assets, *all_checks],
+        selection=CHAIN,
+        resources=resources,
         tags={"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[-1]},
     )
     assert ranged.success
@@ -53,9 +64,12 @@ def test_online_sync_range_backfill_and_consistency_check(spark, home, resources
     assert check.passed, check.description
 
     store = SqliteStoreSpec(str(home / "online.db")).open()
-    day3 = {r["customer_id"]: r for r in tables.read_days(TABLE, date(2025, 1, 3), date(2025, 1, 3)).collect()}
-    first = dg.materialize([*all_assets], selection=["customer_features_online"], resources=resources,
-                           partition_key=DAYS[0])
+    day3 = {
+        r["customer_id"]: r for r in tables.read_days(TABLE, date(2025, 1, 3), date(2025, 1, 3)).collect()
+    }
+    first = dg.materialize(
+        [*all_assets], selection=["customer_features_online"], resources=resources, partition_key=DAYS[0]
+    )
     older = online_events(first)[DAYS[0]]
     # Every key of day 1 is also in day 3 (windows keep it), so the backfill lands nothing.
     assert older["rows_written"].value == 0 and older["rows_skipped_as_older"].value > 0
@@ -66,13 +80,19 @@ def test_online_sync_range_backfill_and_consistency_check(spark, home, resources
     tampered = {**day3[victim].asDict(), "txn_count_7d": 999}
     tampered.pop("date")
     store.write_batch(TABLE, ["customer_id"], [tampered])  # same feature_ts: lands
-    defs = dg.Definitions(assets=all_assets, asset_checks=all_checks, jobs=[all_checks_job], resources=resources)
+    defs = dg.Definitions(
+        assets=all_assets, asset_checks=all_checks, jobs=[all_checks_job], resources=resources
+    )
     checked = defs.resolve_job_def("all_checks_job").execute_in_process(
         tags={"dagster/partition": DAYS[-1]}, raise_on_error=False
     )
     failed = consistency(checked)
     assert not failed.passed
     differences = failed.metadata["differences"].value
-    assert {"key": [victim], "column": "txn_count_7d", "online": 999,
-            "offline": day3[victim]["txn_count_7d"]} in differences
+    assert {
+        "key": [victim],
+        "column": "txn_count_7d",
+        "online": 999,
+        "offline": day3[victim]["txn_count_7d"],
+    } in differences
     store.close()

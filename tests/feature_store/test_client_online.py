@@ -21,7 +21,9 @@ T1, T2 = "2025-01-02 00:00:00", "2025-01-03 00:00:00"
 
 @pytest.fixture
 def fe(spark, tmp_path: Path) -> FeatureStoreClient:
-    client = FeatureStoreClient(spark=spark, settings=Settings.from_env({"FEATURE_STORE_HOME": str(tmp_path)}))
+    client = FeatureStoreClient(
+        spark=spark, settings=Settings.from_env({"FEATURE_STORE_HOME": str(tmp_path)})
+    )
     customers = spark.createDataFrame(
         [
             (1, T1, 3, 10.5, "gold", T1),
@@ -44,23 +46,37 @@ def test_publish_writes_each_keys_latest_row_and_lookups_read_them(fe):
     assert (result.rows, result.written, result.skipped_older) == (2, 2, 0)
     fe.publish_table("fs.stores")
     lookups = [
-        FeatureLookup("fs.customers", "cid", rename_outputs={"visits": "customer_visits"},
-                      default_values={"visits": -1, "tier": "none"}),
+        FeatureLookup(
+            "fs.customers",
+            "cid",
+            rename_outputs={"visits": "customer_visits"},
+            default_values={"visits": -1, "tier": "none"},
+        ),
         FeatureLookup("fs.stores", ["cc", "sid"], feature_names=["rating"]),
     ]
-    out = fe.get_online_features(lookups, [
-        {"cid": 1, "cc": "DE", "sid": 7},
-        {"cid": 2, "cc": "FR", "sid": 7.0},  # 7.0: JSON clients send integral floats
-        {"cid": 99, "cc": "IT", "sid": 1},
-        {"cid": None, "cc": "DE", "sid": 7},
-    ])
+    out = fe.get_online_features(
+        lookups,
+        [
+            {"cid": 1, "cc": "DE", "sid": 7},
+            {"cid": 2, "cc": "FR", "sid": 7.0},  # 7.0: JSON clients send integral floats
+            {"cid": 99, "cc": "IT", "sid": 1},
+            {"cid": None, "cc": "DE", "sid": 7},
+        ],
+    )
     first = out.rows[0]
     assert first["customer_visits"] == 4 and math.isnan(first["spend"]) and first["tier"] == "gold"
     assert first["seen"] == datetime(2025, 1, 3, tzinfo=UTC) and first["rating"] == 1.5
-    assert out.feature_ts[0] == {"fs.customers": datetime(2025, 1, 3, tzinfo=UTC),
-                                 "fs.stores": datetime(2025, 1, 2, tzinfo=UTC)}
-    assert out.rows[1] == {"customer_visits": 0, "spend": None, "tier": None, "seen": datetime(2025, 1, 2, tzinfo=UTC),
-                           "rating": 2.5}
+    assert out.feature_ts[0] == {
+        "fs.customers": datetime(2025, 1, 3, tzinfo=UTC),
+        "fs.stores": datetime(2025, 1, 2, tzinfo=UTC),
+    }
+    assert out.rows[1] == {
+        "customer_visits": 0,
+        "spend": None,
+        "tier": None,
+        "seen": datetime(2025, 1, 2, tzinfo=UTC),
+        "rating": 2.5,
+    }
     assert out.rows[2] == {"customer_visits": -1, "spend": None, "tier": "none", "seen": None, "rating": None}
     assert out.missing == [[], [], ["fs.customers", "fs.stores"], ["fs.customers"]]
     assert out.feature_ts[2] == {"fs.customers": None, "fs.stores": None}
@@ -82,20 +98,28 @@ def test_publish_to_an_explicit_store_and_a_subset_of_features(fe, tmp_path):
     fe.publish_table("fs.customers", online_store_spec=spec, features=["visits"])
     out = fe.get_online_features([FeatureLookup("fs.customers", "customer_id")], [{"customer_id": 2}], spec)
     assert out.rows == [{"visits": 0, "spend": None, "tier": None, "seen": None}]  # only visits was published
-    assert fe.get_online_features([FeatureLookup("fs.customers", "customer_id")], [{"customer_id": 2}]).missing == [
-        ["fs.customers"]
-    ]
+    assert fe.get_online_features(
+        [FeatureLookup("fs.customers", "customer_id")], [{"customer_id": 2}]
+    ).missing == [["fs.customers"]]
 
 
 def test_azure_cosmos_spec_reads_its_key_from_the_environment(monkeypatch):
     with pytest.raises(ValueError, match="KEYVAULT_COSMOS_KEY_AUTHORIZATION_KEY, which is not set"):
-        AzureCosmosDBSpec(account_uri="https://acct.documents.azure.com:443/", write_secret_prefix="keyvault/cosmos-key",
-                          read_secret_prefix="keyvault/cosmos-key", database_name="features",
-                          container_name="customer_features")
+        AzureCosmosDBSpec(
+            account_uri="https://acct.documents.azure.com:443/",
+            write_secret_prefix="keyvault/cosmos-key",
+            read_secret_prefix="keyvault/cosmos-key",
+            database_name="features",
+            container_name="customer_features",
+        )
     monkeypatch.setenv("KEYVAULT_COSMOS_KEY_AUTHORIZATION_KEY", "s3cret")
-    spec = AzureCosmosDBSpec(account_uri="https://acct.documents.azure.com:443/",
-                             write_secret_prefix="keyvault/cosmos-key", read_secret_prefix="keyvault/cosmos-key",
-                             database_name="features", container_name="customer_features")
+    spec = AzureCosmosDBSpec(
+        account_uri="https://acct.documents.azure.com:443/",
+        write_secret_prefix="keyvault/cosmos-key",
+        read_secret_prefix="keyvault/cosmos-key",
+        database_name="features",
+        container_name="customer_features",
+    )
     assert spec.describe() == "cosmos https://acct.documents.azure.com:443 features/customer_features"
     assert "s3cret" not in repr(spec) and spec.key == "s3cret"
 
@@ -104,10 +128,17 @@ def test_azure_cosmos_spec_reads_its_key_from_the_environment(monkeypatch):
     "lookup, error, message",
     [
         (FeatureLookup("fs.nope", "cid"), TableNotFound, "fs.nope"),
-        (FeatureLookup("fs.customers", "cid", feature_names=["visits", "age"]), ValueError, r"unknown features \['age'\]"),
+        (
+            FeatureLookup("fs.customers", "cid", feature_names=["visits", "age"]),
+            ValueError,
+            r"unknown features \['age'\]",
+        ),
         (FeatureLookup("fs.stores", "sid"), ValueError, "one column per primary key"),
-        (FeatureLookup("fs.customers", "cid", feature_names="visits", default_values={"tier": "x"}), ValueError,
-         r"default_values names features that are not looked up: \['tier'\]"),
+        (
+            FeatureLookup("fs.customers", "cid", feature_names="visits", default_values={"tier": "x"}),
+            ValueError,
+            r"default_values names features that are not looked up: \['tier'\]",
+        ),
     ],
 )
 def test_bad_lookups_are_refused_with_the_reason(fe, lookup, error, message):

@@ -24,14 +24,19 @@ def rejected(tables):
 
 def test_bad_rows_are_rejected_with_reasons(spark, tables, home):
     landing = home / "landing"
-    write_landing(landing, "transactions", "2025-01-02", [
-        txn("t1", "c1", "p1", 10.0, "2025-01-02 00:00"),
-        txn("t2", None, "p1", 10.0, "2025-01-02 01:00"),
-        txn("t3", "c1", "p1", -1.0, "2025-01-02 02:00"),
-        txn("t4", "c1", "p1", float("nan"), "2025-01-02 03:00"),
-        txn("t5", "c1", "p1", 3.0, "2025-01-03 00:00"),  # the next day's midnight is outside D
-        txn("t6", "c1", "p1", 3.0, "2025-01-01 23:59:59"),
-    ])
+    write_landing(
+        landing,
+        "transactions",
+        "2025-01-02",
+        [
+            txn("t1", "c1", "p1", 10.0, "2025-01-02 00:00"),
+            txn("t2", None, "p1", 10.0, "2025-01-02 01:00"),
+            txn("t3", "c1", "p1", -1.0, "2025-01-02 02:00"),
+            txn("t4", "c1", "p1", float("nan"), "2025-01-02 03:00"),
+            txn("t5", "c1", "p1", 3.0, "2025-01-03 00:00"),  # the next day's midnight is outside D
+            txn("t6", "c1", "p1", 3.0, "2025-01-01 23:59:59"),
+        ],
+    )
     [result] = ingest(spark, tables, landing)
     assert (result.rows_in, result.accepted, result.rejected) == (6, 1, 5)
     reasons = rejected(tables)
@@ -45,20 +50,50 @@ def test_bad_rows_are_rejected_with_reasons(spark, tables, home):
 
 def test_unparseable_values_in_string_columns_reject_only_their_rows(spark, tables, home):
     landing = home / "landing"
-    schema = pa.schema([("transaction_id", pa.string()), ("customer_id", pa.string()), ("product_id", pa.string()),
-                        ("amount", pa.string()), ("transaction_ts", pa.string())])
-    write_landing(landing, "transactions", "2025-01-02", [
-        {"transaction_id": "t1", "customer_id": "c1", "product_id": "p", "amount": "12.5",
-         "transaction_ts": "2025-01-02 10:00:00"},
-        {"transaction_id": "t2", "customer_id": "c1", "product_id": "p", "amount": "abc",
-         "transaction_ts": "2025-01-02 10:00:00"},
-        {"transaction_id": "t3", "customer_id": "c1", "product_id": "p", "amount": "1",
-         "transaction_ts": "yesterday-ish"},
-    ], schema=schema)
+    schema = pa.schema(
+        [
+            ("transaction_id", pa.string()),
+            ("customer_id", pa.string()),
+            ("product_id", pa.string()),
+            ("amount", pa.string()),
+            ("transaction_ts", pa.string()),
+        ]
+    )
+    write_landing(
+        landing,
+        "transactions",
+        "2025-01-02",
+        [
+            {
+                "transaction_id": "t1",
+                "customer_id": "c1",
+                "product_id": "p",
+                "amount": "12.5",
+                "transaction_ts": "2025-01-02 10:00:00",
+            },
+            {
+                "transaction_id": "t2",
+                "customer_id": "c1",
+                "product_id": "p",
+                "amount": "abc",
+                "transaction_ts": "2025-01-02 10:00:00",
+            },
+            {
+                "transaction_id": "t3",
+                "customer_id": "c1",
+                "product_id": "p",
+                "amount": "1",
+                "transaction_ts": "yesterday-ish",
+            },
+        ],
+        schema=schema,
+    )
     [result] = ingest(spark, tables, landing)
     assert (result.accepted, result.rejected) == (1, 2)
-    assert set(rejected(tables)) == {"amount is not a valid double: abc",
-                                     "transaction_ts is not a valid timestamp: yesterday-ish"}
+    assert set(rejected(tables)) == {
+        "amount is not a valid double: abc",
+        "transaction_ts is not a valid timestamp: yesterday-ish",
+    }
     row = tables.read("raw.transactions").first()
     assert row["amount"] == 12.5 and row["transaction_ts"] == ts("2025-01-02 10:00").replace(tzinfo=None)
 
@@ -66,14 +101,32 @@ def test_unparseable_values_in_string_columns_reject_only_their_rows(spark, tabl
 @pytest.mark.parametrize(
     "schema, rows, reason",
     [
-        (pa.schema([("transaction_id", pa.string()), ("customer_id", pa.string())]),
-         [{"transaction_id": "t1", "customer_id": "c1"}],
-         "file is missing column(s) product_id, amount, transaction_ts"),
-        (pa.schema([("transaction_id", pa.string()), ("customer_id", pa.string()), ("product_id", pa.string()),
-                    ("amount", pa.bool_()), ("transaction_ts", pa.timestamp("us", tz="UTC"))]),
-         [{"transaction_id": "t1", "customer_id": "c1", "product_id": "p", "amount": True,
-           "transaction_ts": ts("2025-01-02 10:00")}],
-         "amount has type boolean, expected double"),
+        (
+            pa.schema([("transaction_id", pa.string()), ("customer_id", pa.string())]),
+            [{"transaction_id": "t1", "customer_id": "c1"}],
+            "file is missing column(s) product_id, amount, transaction_ts",
+        ),
+        (
+            pa.schema(
+                [
+                    ("transaction_id", pa.string()),
+                    ("customer_id", pa.string()),
+                    ("product_id", pa.string()),
+                    ("amount", pa.bool_()),
+                    ("transaction_ts", pa.timestamp("us", tz="UTC")),
+                ]
+            ),
+            [
+                {
+                    "transaction_id": "t1",
+                    "customer_id": "c1",
+                    "product_id": "p",
+                    "amount": True,
+                    "transaction_ts": ts("2025-01-02 10:00"),
+                }
+            ],
+            "amount has type boolean, expected double",
+        ),
     ],
 )
 def test_wrong_schema_rejects_every_row_of_the_file(spark, tables, home, schema, rows, reason):
@@ -109,12 +162,18 @@ def test_day_without_files_fails_before_writing(spark, tables, home):
 def test_reingesting_a_range_is_idempotent(spark, tables, home):
     landing = home / "landing"
     write_landing(landing, "transactions", "2025-01-01", [txn("a", "c1", "p1", 1.0, "2025-01-01 05:00")])
-    write_landing(landing, "transactions", "2025-01-02", [txn("b", "c1", "p1", 2.0, "2025-01-02 05:00"),
-                                                          txn("c", None, "p1", 2.0, "2025-01-02 05:00")])
+    write_landing(
+        landing,
+        "transactions",
+        "2025-01-02",
+        [txn("b", "c1", "p1", 2.0, "2025-01-02 05:00"), txn("c", None, "p1", 2.0, "2025-01-02 05:00")],
+    )
     first = ingest(spark, tables, landing, date(2025, 1, 1), DAY)
     rows_before = sorted(tables.read("raw.transactions").collect())
     again = ingest(spark, tables, landing, date(2025, 1, 1), DAY)
-    assert [(r.day, r.accepted, r.rejected) for r in first] == [(r.day, r.accepted, r.rejected) for r in again]
+    assert [(r.day, r.accepted, r.rejected) for r in first] == [
+        (r.day, r.accepted, r.rejected) for r in again
+    ]
     assert sorted(tables.read("raw.transactions").collect()) == rows_before
     assert tables.read(REJECTED_ROWS_TABLE).count() == 1
 

@@ -31,7 +31,9 @@ def oracle(events: pd.DataFrame, spec, first: date, last: date) -> dict[tuple[st
                 continue
             row = {}
             for n in spec.windows:
-                window = group[(group.transaction_ts >= end - timedelta(days=n)) & (group.transaction_ts < end)]
+                window = group[
+                    (group.transaction_ts >= end - timedelta(days=n)) & (group.transaction_ts < end)
+                ]
                 count, total = len(window), float(window.amount.sum())
                 row[f"txn_count_{n}d"] = count
                 row[f"total_spend_{n}d"] = total
@@ -45,7 +47,9 @@ def oracle(events: pd.DataFrame, spec, first: date, last: date) -> dict[tuple[st
     return expected
 
 
-def spark_snapshots(spark, events: pd.DataFrame, spec, first: date, last: date) -> dict[tuple[str, date], dict]:
+def spark_snapshots(
+    spark, events: pd.DataFrame, spec, first: date, last: date
+) -> dict[tuple[str, date], dict]:
     schema = "customer_id string, amount double, transaction_ts timestamp"
     records = [
         (r.customer_id, r.amount, r.transaction_ts.to_pydatetime()) for r in events.itertuples(index=False)
@@ -62,8 +66,9 @@ def assert_same(actual: dict, expected: dict) -> None:
         got = actual[key]
         for column, value in want.items():
             if isinstance(value, float):
-                assert got[column] is not None and math.isclose(got[column], value, rel_tol=1e-9, abs_tol=1e-9), (
-                    key, column, got[column], value)
+                assert got[column] is not None and math.isclose(
+                    got[column], value, rel_tol=1e-9, abs_tol=1e-9
+                ), (key, column, got[column], value)
             else:
                 assert got[column] == value, (key, column, got[column], value)
 
@@ -88,14 +93,19 @@ def events_strategy(max_day: int):
 
 def to_frame(raw) -> pd.DataFrame:
     rows = [
-        {"customer_id": k, "amount": amount,
-         "transaction_ts": pd.Timestamp(datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=d) + offset)}
+        {
+            "customer_id": k,
+            "amount": amount,
+            "transaction_ts": pd.Timestamp(datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=d) + offset),
+        }
         for k, d, offset, amount in raw
     ]
     return pd.DataFrame(rows, columns=["customer_id", "amount", "transaction_ts"])
 
 
-SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @SETTINGS
@@ -127,9 +137,15 @@ def test_production_windows_match_oracle(spark, raw, first):
 def test_customer_returning_after_quiet_quarter(spark):
     """Quiet for 100 days: one zero-count row the day it leaves the 90-day window, then none, then back."""
     events = to_frame([("a", 0, timedelta(hours=12), 10.0), ("a", 100, timedelta(hours=1), 5.0)])
-    got = spark_snapshots(spark, events, CUSTOMER_FEATURES, EPOCH + timedelta(days=89), EPOCH + timedelta(days=100))
+    got = spark_snapshots(
+        spark, events, CUSTOMER_FEATURES, EPOCH + timedelta(days=89), EPOCH + timedelta(days=100)
+    )
     days_present = sorted(d for _, d in got)
-    assert days_present == [EPOCH + timedelta(days=89), EPOCH + timedelta(days=90), EPOCH + timedelta(days=100)]
+    assert days_present == [
+        EPOCH + timedelta(days=89),
+        EPOCH + timedelta(days=90),
+        EPOCH + timedelta(days=100),
+    ]
     tombstone = got[("a", EPOCH + timedelta(days=90))]
     assert tombstone["txn_count_90d"] == 0 and tombstone["avg_spend_90d"] is None
     back = got[("a", EPOCH + timedelta(days=100))]

@@ -25,7 +25,7 @@ def snapshot(spark, n: int, day: datetime, offset: float = 0.0):
         (F.col("id") * 1.5 + offset).alias("amount_sum_7d"),
         F.when(F.col("id") % 5 == 0, None).otherwise(F.col("id") / 3).alias("amount_avg_7d"),
         F.when(F.col("id") == 1, float("nan")).otherwise(F.lit(0.25)).alias("ratio"),
-        F.concat(F.lit("seg-é\"\\"), F.col("id").cast("string")).alias("segment"),
+        F.concat(F.lit('seg-é"\\'), F.col("id").cast("string")).alias("segment"),
         (F.col("id") % 2 == 0).alias("is_even"),
         F.lit(day - timedelta(hours=3)).cast("timestamp").alias("last_txn_ts"),
         F.lit(date(2025, 1, 31)).alias("first_seen"),
@@ -99,7 +99,9 @@ def test_concurrent_publishers_of_different_days_end_with_the_newest(spark, stor
         ("map('a', 1) AS attrs", "'attrs' has type map<string,int>"),
     ],
 )
-def test_unsupported_types_are_refused_before_any_write(spark, store, store_spec, new_table, bad_column, message):
+def test_unsupported_types_are_refused_before_any_write(
+    spark, store, store_spec, new_table, bad_column, message
+):
     table = new_table()
     df = snapshot(spark, 10, DAY).selectExpr("*", bad_column)
     with pytest.raises(InvalidRowError, match=message):
@@ -123,14 +125,18 @@ def test_missing_key_and_bad_timestamp_are_named(spark, store_spec, new_table):
     with pytest.raises(InvalidRowError, match="column 'account_id' is missing"):
         publish_dataframe(df, store_spec, table, ["account_id"])
     with pytest.raises(InvalidRowError, match="'feature_ts' must be a timestamp, is string"):
-        publish_dataframe(df.withColumn("feature_ts", F.lit("2025-01-01")), store_spec, table, ["customer_id"])
+        publish_dataframe(
+            df.withColumn("feature_ts", F.lit("2025-01-01")), store_spec, table, ["customer_id"]
+        )
     with pytest.raises(InvalidRowError, match="key column 'ratio' must be an integer or string"):
         publish_dataframe(df, store_spec, table, ["ratio"])
 
 
 def test_composite_keys(spark, store, store_spec, new_table):
     table = new_table()
-    df = snapshot(spark, 20, DAY).withColumn("region", F.when(F.col("customer_id") % 2 == 0, "EU").otherwise("US"))
+    df = snapshot(spark, 20, DAY).withColumn(
+        "region", F.when(F.col("customer_id") % 2 == 0, "EU").otherwise("US")
+    )
     publish_dataframe(df, store_spec, table, ["region", "customer_id"])
     rows = store.read_table(table, [("EU", 4), ("US", 5), ("US", 4)]).rows
     assert rows[0]["txn_count_7d"] == 4 and rows[1]["txn_count_7d"] == 5 and rows[2] is None

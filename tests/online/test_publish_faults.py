@@ -34,8 +34,23 @@ def start_redis(port: int, data: Path) -> subprocess.Popen:
     if exe is None:
         pytest.fail("redis-server is not installed: run scripts/install_services.sh", pytrace=False)
     proc = subprocess.Popen(
-        [exe, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data), "--save", "",
-         "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no"],  # fmt: skip
+        [
+            exe,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--daemonize",
+            "no",
+        ],  # fmt: skip
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: we stop it by group id
@@ -76,7 +91,9 @@ def test_redis_killed_mid_publish_fails_clearly_and_a_retry_completes(spark, tmp
 
         def backfill_older_day() -> None:
             try:
-                publish_dataframe(day_rows(spark, ROWS, DAY - timedelta(days=1)), spec, table, ["customer_id"])
+                publish_dataframe(
+                    day_rows(spark, ROWS, DAY - timedelta(days=1)), spec, table, ["customer_id"]
+                )
             except BaseException as exc:
                 failure.append(exc)
 
@@ -102,7 +119,9 @@ def test_redis_killed_mid_publish_fails_clearly_and_a_retry_completes(spark, tmp
         written_before_retry = client.dbsize()
         assert NEWER_KEYS < written_before_retry < ROWS
 
-        retry = publish_dataframe(day_rows(spark, ROWS, DAY - timedelta(days=1)), spec, table, ["customer_id"])
+        retry = publish_dataframe(
+            day_rows(spark, ROWS, DAY - timedelta(days=1)), spec, table, ["customer_id"]
+        )
         assert retry.rows == ROWS and retry.written + retry.skipped_older == ROWS
         assert retry.skipped_older >= NEWER_KEYS  # the newer day's keys were kept
         with spec.open() as store:

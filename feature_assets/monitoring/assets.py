@@ -1,0 +1,132 @@
+"""Daily drift reports of the feature tables (Evidently), with a check that warns, then fails.
+
+`<table>_drift` for day D compares snapshot D with a reference window: by default the days the current
+champion model was trained on (what the model learned from), else the `reference_days` before D.
+The HTML report is saved under the data dir and linked from the materialization; the drifted share
+and every feature's drift score are numeric metadata, so the Dagster UI plots them across partitions.
+"""
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+
+from feature_assets.features.factory import snapshots_key
+from feature_assets.partitions import daily_partitions, partition_days
+from feature_store.churn import champion_training_window
+from feature_store.delta_tables import DeltaTables
+from feature_store.drift import DriftResult, compute_drift
+from feature_store.settings import Settings
+from feature_store.specs import WindowedFeatureTable
+from feature_store.tables import CUSTOMER_FEATURES, PRODUCT_FEATURES
+from resources import DeltaLakeResource, MLflowResource, SparkResource
+
+MONITORING_GROUP = "monitoring"
+CHECK = "drift_within_limits"
+
+
+class DriftConfig(dg.Config):
+    reference_first: str = ""  # an explicit reference window (YYYY-MM-DD), overriding the others
+    reference_last: str = ""
+    reference_days: int = 28  # the fallback window: the days before D
+    use_champion_window: bool = True
+    sample_size: int = 5000  # rows per side given to Evidently
+    seed: int = 0
+    warn_share: float = 0.3  # drifted share of features above which the check warns
+    error_share: float = 0.6  # ... and above which it fails
+    report_dir: str = ""  # default: $FEATURE_STORE_HOME/reports/drift
+
+
+def reference_window(
+    day: date, config: DriftConfig, mlflow_tracking: MLflowResource
+) -> tuple[tuple[date, date], str]:
+    if config.use_champion_window:
+        window = champion_training_window(mlflow_tracking.client())
+        if window is not None and window[1] < day:
+            return window, "the champion model's training window"
+    return (
+        day - timedelta(days=config.reference_days),
+        day - timedelta(days=1),
+    ), f"the {config.reference_days} days before"
+
+
+def check_result(result: DriftResult, config: DriftConfig, asset: str) -> dg.AssetCheckResult:
+    share = result.drifted_share
+    severity = dg.AssetCheckSeverity.ERROR if share > config.error_share else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        check_name=CHECK,
+        asset_key=asset,
+        passed=share <= config.warn_share,
+        severity=severity,
+        description=f"{share:.0%} of features drifted ({', '.join(result.drifted_columns) or 'none'}); "
+        f"warn above {config.warn_share:.0%}, fail above {config.error_share:.0%}",
+        metadata={"drifted_share": share, "drifted_columns": result.drifted_columns},
+    )
+
+
+def build_drift_asset(spec: WindowedFeatureTable) -> dg.AssetsDefinition:
+    name = f"{spec.short_name}_drift"
+
+    @dg.asset(
+        name=name,
+        deps=[snapshots_key(spec)],
+        partitions_def=daily_partitions,
+        group_name=MONITORING_GROUP,
+        kinds={"spark", "evidently"},
+        description=f"Evidently data-drift report of {spec.name} on day D against a reference window "
+        "(the champion's training days, else the days before D).",
+        check_specs=[
+            dg.AssetCheckSpec(
+                CHECK,
+                asset=name,
+                description="Warns when the drifted share of features passes warn_share, "
+                "fails (ERROR) past error_share.",
+            )
+        ],  # fmt: skip
+        code_version="1",
+        tags={"layer": "monitoring"},
+    )
+    def drift_report(
+        context: dg.AssetExecutionContext,
+        config: DriftConfig,
+        spark: SparkResource,
+        delta: DeltaLakeResource,
+        mlflow_tracking: MLflowResource,
+    ):
+        day = partition_days(context)[-1]
+        reference, source = reference_window(day, config, mlflow_tracking)
+        report_dir = (
+            Path(config.report_dir) if config.report_dir else Settings.from_env().home / "reports" / "drift"
+        )
+        result = compute_drift(
+            DeltaTables(spark.get_session(), delta.root),
+            spec,
+            day,
+            reference,
+            report_dir,
+            config.sample_size,
+            config.seed,
+        )
+        context.log.info(
+            f"{spec.name} {day}: {result.drifted_share:.0%} drifted, report {result.report_path}"
+        )
+        yield dg.MaterializeResult(
+            metadata={
+                "drifted_share": result.drifted_share,
+                "drifted_columns": len(result.drifted_columns),
+                "report": dg.MetadataValue.path(str(result.report_path)),
+                "reference_window": f"{reference[0]}..{reference[1]} ({source})",
+                "current_rows": result.current_rows,
+                "reference_rows": result.reference_rows,
+                "sampled_rows": f"{result.sampled[0]} current, {result.sampled[1]} reference",
+                "sample_size": config.sample_size,
+                "seed": config.seed,
+                **{f"drift_score/{column}": d.score for column, d in result.columns.items()},
+            }
+        )
+        yield check_result(result, config, name)
+
+    return drift_report
+
+
+drift_assets = [build_drift_asset(spec) for spec in (CUSTOMER_FEATURES, PRODUCT_FEATURES)]
