@@ -19,6 +19,7 @@ from feature_store.drift import DriftResult, compute_drift
 from feature_store.settings import Settings
 from feature_store.specs import WindowedFeatureTable
 from feature_store.tables import CUSTOMER_FEATURES, PRODUCT_FEATURES
+from feature_store.timeutil import parse_day
 from resources import DeltaLakeResource, MLflowResource, SparkResource
 
 MONITORING_GROUP = "monitoring"
@@ -40,6 +41,8 @@ class DriftConfig(dg.Config):
 def reference_window(
     day: date, config: DriftConfig, mlflow_tracking: MLflowResource
 ) -> tuple[tuple[date, date], str]:
+    if config.reference_first and config.reference_last:
+        return (parse_day(config.reference_first), parse_day(config.reference_last)), "configured"
     if config.use_champion_window:
         window = champion_training_window(mlflow_tracking.client())
         if window is not None and window[1] < day:

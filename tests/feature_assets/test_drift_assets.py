@@ -14,15 +14,17 @@ from feature_store.tables import CUSTOMER_FEATURES
 
 pytestmark = pytest.mark.slow
 
-FIRST, LAST = date(2025, 1, 1), date(2025, 2, 19)
-DRIFT_FROM = date(2025, 2, 12)
-REFERENCE = (date(2025, 1, 29), date(2025, 2, 10))
+# 110 days: the 90-day windows are full (and the population settled) before the reference window starts,
+# so the only change between the reference and the days after DRIFT_FROM is the injected one.
+FIRST, LAST = date(2025, 1, 1), date(2025, 4, 20)
+DRIFT_FROM = date(2025, 4, 13)
+REFERENCE = (date(2025, 3, 30), date(2025, 4, 11))
 FEATURES = ["raw_transactions", "customer_daily_tiles", "customer_features"]
 
 
 def drift_run(resources, day: date, report_dir: Path) -> dg.ExecuteInProcessResult:
     config = {"reference_first": str(REFERENCE[0]), "reference_last": str(REFERENCE[1]), "report_dir": str(report_dir),
-              "sample_size": 1000, "seed": 3, "warn_share": 0.3, "error_share": 0.5}  # fmt: skip
+              "sample_size": 4000, "seed": 3, "warn_share": 0.3, "error_share": 0.5}  # fmt: skip
     return dg.materialize(
         [*all_assets, *all_checks], selection=["customer_features_drift"], resources=resources,
         partition_key=str(day), run_config={"ops": {"customer_features_drift": {"config": config}}},
@@ -52,4 +54,4 @@ def test_drift_check_passes_before_the_injected_drift_and_fails_after(home, reso
     scores = {k.removeprefix("drift_score/") for k in meta if k.startswith("drift_score/")}
     assert scores == set(numeric_features(CUSTOMER_FEATURES))
     assert meta["reference_window"].value.startswith(f"{REFERENCE[0]}..{REFERENCE[1]}")
-    assert meta["sample_size"].value == 1000 and meta["seed"].value == 3
+    assert meta["sample_size"].value == 4000 and meta["seed"].value == 3
