@@ -11,10 +11,11 @@ on the event loop instead of paying a thread hop per request.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -208,57 +209,66 @@ def create_app(
                     metrics.lookup_misses.labels(table).inc()
         return misses
 
+    def measured(route: str) -> Callable:
+        """Answer a RequestError with its status and error body, and time every answer by route."""
+
+        def wrap(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+            @functools.wraps(handler)
+            async def answer(*args: Any, **kwargs: Any) -> Response:
+                started, status = time.perf_counter(), 500
+                try:
+                    response = await handler(*args, **kwargs)
+                    status = response.status_code
+                    return response
+                except RequestError as exc:
+                    status = exc.status
+                    metrics.errors.labels(exc.code).inc()
+                    return _error(exc)
+                finally:
+                    metrics.observe(route, status, time.perf_counter() - started)
+
+            return answer
+
+        return wrap
+
     @app.post(INVOCATIONS, **openapi.INVOCATIONS)
+    @measured(INVOCATIONS)
     async def invocations(model: str, request: Request) -> Response:
-        started, status = time.perf_counter(), 200
-        try:
-            principal(request)
-            served = watcher.models.get(model)
-            if served is None:
-                raise not_found(f"model {model!r} is not served here (serving {sorted(watcher.models)})")
-            rows = dataframe_rows(json_object(await body(request)), limits.max_records)
-            parsed = time.perf_counter()
-            looked_up = state["guard"].execute(served.plan, rows)
-            matrix = np.array(numeric_matrix_rows(rows, looked_up.rows, served.columns), dtype=float)
-            lookup_done = time.perf_counter()
-            predictions = served.predict(matrix)
-            response = _json(200, {
-                "predictions": predictions,
-                "model_version": served.version,
-                "lookup_misses": count_misses(looked_up),
-            })  # fmt: skip
-            # Where the time went, for clients and browser dev tools (no secrets, only durations).
-            response.headers["server-timing"] = (
-                f"parse;dur={(parsed - started) * 1000:.3f}, lookup;dur={(lookup_done - parsed) * 1000:.3f}, "
-                f"predict;dur={(time.perf_counter() - lookup_done) * 1000:.3f}"
-            )
-            return response
-        except RequestError as exc:
-            status = exc.status
-            metrics.errors.labels(exc.code).inc()
-            return _error(exc)
-        finally:
-            metrics.observe(INVOCATIONS, status, time.perf_counter() - started)
+        started = time.perf_counter()
+        principal(request)
+        served = watcher.models.get(model)
+        if served is None:
+            raise not_found(f"model {model!r} is not served here (serving {sorted(watcher.models)})")
+        rows = dataframe_rows(json_object(await body(request)), limits.max_records)
+        parsed = time.perf_counter()
+        looked_up = state["guard"].execute(served.plan, rows)
+        matrix = np.array(numeric_matrix_rows(rows, looked_up.rows, served.columns), dtype=float)
+        lookup_done = time.perf_counter()
+        predictions = served.predict(matrix)
+        response = _json(200, {
+            "predictions": predictions,
+            "model_version": served.version,
+            "lookup_misses": count_misses(looked_up),
+        })  # fmt: skip
+        # Where the time went, for clients and browser dev tools (no secrets, only durations).
+        response.headers["server-timing"] = (
+            f"parse;dur={(parsed - started) * 1000:.3f}, lookup;dur={(lookup_done - parsed) * 1000:.3f}, "
+            f"predict;dur={(time.perf_counter() - lookup_done) * 1000:.3f}"
+        )
+        return response
 
     @app.post(TABLE_LOOKUP, **openapi.TABLE_LOOKUP)
+    @measured(TABLE_LOOKUP)
     async def lookup(name: str, request: Request) -> Response:
-        started, status = time.perf_counter(), 200
-        try:
-            principal(request)
-            entities, features = entity_rows(json_object(await body(request)), limits.max_records)
-            plan = plans.get(state["guard"], name, features)
-            looked_up = state["guard"].execute(plan, entities)
-            return _json(200, {
-                "rows": looked_up.rows,
-                "feature_ts": [stamps[name] for stamps in looked_up.feature_ts],
-                "lookup_misses": count_misses(looked_up),
-            })  # fmt: skip
-        except RequestError as exc:
-            status = exc.status
-            metrics.errors.labels(exc.code).inc()
-            return _error(exc)
-        finally:
-            metrics.observe(TABLE_LOOKUP, status, time.perf_counter() - started)
+        principal(request)
+        entities, features = entity_rows(json_object(await body(request)), limits.max_records)
+        plan = plans.get(state["guard"], name, features)
+        looked_up = state["guard"].execute(plan, entities)
+        return _json(200, {
+            "rows": looked_up.rows,
+            "feature_ts": [stamps[name] for stamps in looked_up.feature_ts],
+            "lookup_misses": count_misses(looked_up),
+        })  # fmt: skip
 
     @app.post("/admin/reload", **openapi.RELOAD)
     async def reload(request: Request) -> Response:
