@@ -29,6 +29,9 @@ class Settings:
     spark_master: str
     partitions_start_date: str
     online_store: str = "sqlite"  # sqlite | redis | cosmos (FEATURE_STORE_ONLINE_STORE)
+    # MLFLOW_TRACKING_URI as it was when the settings were read: mlflow.set_tracking_uri() writes that
+    # variable into os.environ, so reading it later would pick up whatever this process configured last.
+    mlflow_uri: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -55,6 +58,7 @@ class Settings:
             spark_master=env.get("FEATURE_STORE_SPARK_MASTER", "local[*]"),
             partitions_start_date=env.get("FEATURE_STORE_START_DATE", DEFAULT_START_DATE),
             online_store=env.get("FEATURE_STORE_ONLINE_STORE", "sqlite" if profile == "local" else "redis"),
+            mlflow_uri=env.get("MLFLOW_TRACKING_URI") or None,
         )
 
     def online_store_spec(self, environ: dict[str, str] | None = None) -> OnlineStoreSpec:
@@ -64,7 +68,7 @@ class Settings:
     @property
     def mlflow_tracking_uri(self) -> str:
         """MLFLOW_TRACKING_URI if set, else an embedded SQLite store under the data dir."""
-        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
+        return self.mlflow_uri or f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
 
     @property
     def mlflow_artifact_root(self) -> str | None:

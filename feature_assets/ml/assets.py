@@ -21,8 +21,14 @@ SNAPSHOTS_BEFORE = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0)
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
 
 
-def feature_store_client(spark: SparkResource, delta: DeltaLakeResource) -> FeatureStoreClient:
-    return FeatureStoreClient(spark.get_session(), replace(Settings.from_env(), delta_root=delta.root))
+def feature_store_client(
+    spark: SparkResource, delta: DeltaLakeResource, mlflow_tracking: MLflowResource | None = None
+) -> FeatureStoreClient:
+    """The client on the run's resources: its Delta root and, for log_model/score_batch, its MLflow."""
+    settings = replace(Settings.from_env(), delta_root=delta.root)
+    if mlflow_tracking is not None:
+        settings = replace(settings, mlflow_uri=mlflow_tracking.tracking_uri)
+    return FeatureStoreClient(spark.get_session(), settings)
 
 
 @dg.asset(
@@ -105,7 +111,7 @@ def churn_model(
     import mlflow.sklearn
 
     day = partition_days(context)[-1]
-    fe = feature_store_client(spark, delta)
+    fe = feature_store_client(spark, delta, mlflow_tracking)
     trained = churn.train_churn_model(fe, day, config.train_days, config.holdout_days, config.seed)
     client = mlflow_tracking.client()
     champion_version, champion_auc = churn.champion_auc(client)
@@ -174,7 +180,7 @@ def churn_scores(
 ) -> dg.MaterializeResult:
     client = mlflow_tracking.client()
     version = str(client.get_model_version_by_alias(churn.MODEL_NAME, churn.CHAMPION).version)
-    fe = feature_store_client(spark, delta)
+    fe = feature_store_client(spark, delta, mlflow_tracking)
     rows = {}
     for day in partition_days(context):
         rows[str(day)] = churn.write_scores(fe, day, f"models:/{churn.MODEL_NAME}/{version}", version)
