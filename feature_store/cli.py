@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+from feature_store.catalog_cli import add_describe, add_tables
 from feature_store.generate import DEFAULT_LABEL_FRACTION, GenerationError, generate
 from feature_store.serving.cli import add_serve, add_serve_token
 from feature_store.settings import Settings, SettingsError
@@ -178,6 +179,8 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_generate,
+    add_tables,
+    add_describe,
     add_serve,
     add_serve_token,
 )

@@ -54,6 +54,7 @@ from feature_store.client_validation import (
 from feature_store.delta_tables import DeltaTables, TableNotFound, qualified
 from feature_store.lookups import FeatureLookup
 from feature_store.online.base import OnlineStore
+from feature_store.online.catalog import read_published
 from feature_store.online.lookup import OnlineFeatures, OnlineLookupPlan
 from feature_store.online.publish import PublishResult
 from feature_store.online.specs import OnlineStoreSpec
@@ -101,6 +102,8 @@ class FeatureTable:
     version: int | None = None  # Delta version the description was read at (get_table reads it)
     source: str | None = None  # the raw table it is computed from, when the assets wrote it
     key_types: dict[str, str] = field(default_factory=dict)  # primary and timestamp keys -> Spark type
+    # The deployment's online store, if the table is published there: {"store", "published_at", "rows"}
+    published_to: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def feature_names(self) -> list[str]:
@@ -249,7 +252,22 @@ class FeatureStoreClient:
 
     def get_table(self, name: str) -> FeatureTable:
         table, _ = self._open(name)
-        return dataclasses.replace(table, version=self.tables.version(table.name))
+        return dataclasses.replace(
+            table, version=self.tables.version(table.name), published_to=self._published_to(table.name)
+        )
+
+    def _published_to(self, table: str) -> list[dict[str, Any]]:
+        """Where the table is published, from the descriptor each publish writes into the store."""
+        spec = self.settings.online_store_spec()
+        try:
+            with spec.open() as store:
+                described = read_published(store, [table])[table]
+        except Exception as exc:  # the catalog stays readable while the store is down
+            return [{"store": spec.describe(), "error": f"{type(exc).__name__}: {exc}"[:200]}]
+        if described is None:
+            return []
+        return [{"store": spec.describe(), "published_at": described.published_at.isoformat(),
+                 "rows": described.rows_published}]  # fmt: skip
 
     def _open(self, name: str) -> tuple[FeatureTable, DataFrame]:
         """The table's description (without its version: that is one more Delta job) and its rows,

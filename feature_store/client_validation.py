@@ -85,13 +85,18 @@ def split_list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
+def catalog_tags(props: Mapping[str, str]) -> dict[str, str]:
+    """The tags among a table's properties (set_feature_table_tag), without their prefix."""
+    return {k.removeprefix(TAG_PREFIX): v for k, v in sorted(props.items()) if k.startswith(TAG_PREFIX)}
+
+
 def decode_properties(props: Mapping[str, str]) -> CatalogEntry:
     return CatalogEntry(
         primary_keys=split_list(props.get(PRIMARY_KEYS)),
         timestamp_keys=split_list(props.get(TIMESTAMP_KEYS)),
         owners=split_list(props.get(OWNERS)),
         source=props.get(SOURCE) or None,
-        tags={k.removeprefix(TAG_PREFIX): v for k, v in props.items() if k.startswith(TAG_PREFIX)},
+        tags=catalog_tags(props),
     )
 
 

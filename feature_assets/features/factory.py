@@ -10,6 +10,7 @@ from feature_assets.lib.metadata import column_schema, table_metadata
 from feature_assets.lib.policies import DAILY_FRESHNESS
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_assets.raw.assets import raw_asset_key
+from feature_store.client_validation import catalog_tags
 from feature_store.feature_tables import tile_columns, write_snapshots, write_tiles
 from feature_store.specs import WindowedFeatureTable
 from resources import DeltaLakeResource, SparkResource
@@ -94,7 +95,8 @@ def build_feature_table(
         context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource
     ) -> dg.MaterializeResult:
         day_list = partition_days(context)
-        result = write_snapshots(delta.tables(spark.get_session()), spec, day_list[0], day_list[-1])
+        tables = delta.tables(spark.get_session())
+        result = write_snapshots(tables, spec, day_list[0], day_list[-1])
         if result.missing_input_days:
             context.log.warning(
                 f"{spec.short_name}: computed without tiles for {len(result.missing_input_days)} lookback day(s) "
@@ -104,6 +106,8 @@ def build_feature_table(
             metadata={
                 **_write_metadata(result),
                 "missing_tile_days": dg.MetadataValue.json(result.missing_input_days),
+                # tags set with FeatureStoreClient.set_feature_table_tag, as they are now in the catalog
+                "catalog_tags": dg.MetadataValue.json(catalog_tags(tables.properties(spec.name))),
             }
         )
 

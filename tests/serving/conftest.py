@@ -97,21 +97,21 @@ def world(spark, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("served")
     redis_state = tmp_path_factory.mktemp("serve-redis")
     redis = devservices.start("redis", redis_state, port=devservices.free_port(), state=redis_state)
-    env = {"FEATURE_STORE_HOME": str(home), "FEATURE_STORE_REDIS_PORT": str(redis.port)}
-    client = FeatureStoreClient(spark=spark, settings=Settings.from_env(env))
-    client.create_table(CUSTOMERS, "customer_id", df=_customers(spark), timestamp_keys="feature_ts")
-    client.create_table(PRODUCTS, "product_id", df=_products(spark), timestamp_keys="feature_ts")
-    for spec in (client.settings.online_store_spec(), RedisStoreSpec(port=redis.port)):
-        assert isinstance(spec, SqliteStoreSpec | RedisStoreSpec)
-        for table in (CUSTOMERS, PRODUCTS):
-            client.publish_table(table, online_store_spec=spec)
-    train_and_register(client, spark)
-    token, line = new_token("analyst")
-    tokens_file = home / "tokens.txt"
-    tokens_file.write_text(f"# serving tokens\n{line}\n")
     try:
+        env = {"FEATURE_STORE_HOME": str(home), "FEATURE_STORE_REDIS_PORT": str(redis.port)}
+        client = FeatureStoreClient(spark=spark, settings=Settings.from_env(env))
+        client.create_table(CUSTOMERS, "customer_id", df=_customers(spark), timestamp_keys="feature_ts")
+        client.create_table(PRODUCTS, "product_id", df=_products(spark), timestamp_keys="feature_ts")
+        for spec in (client.settings.online_store_spec(), RedisStoreSpec(port=redis.port)):
+            assert isinstance(spec, SqliteStoreSpec | RedisStoreSpec)
+            for table in (CUSTOMERS, PRODUCTS):
+                client.publish_table(table, online_store_spec=spec)
+        train_and_register(client, spark)
+        token, line = new_token("analyst")
+        tokens_file = home / "tokens.txt"
+        tokens_file.write_text(f"# serving tokens\n{line}\n")
         yield World(home, token, tokens_file, redis.port, env)
-    finally:
+    finally:  # also when the setup above fails: a leaked redis-server would outlive the test run
         devservices.stop_service(redis, redis_state)
 
 
