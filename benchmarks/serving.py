@@ -202,8 +202,9 @@ def main() -> int:
         print(json.dumps(loadgen(json.load(sys.stdin))))
         return 0
 
+    from feature_store.devservices import free_port
     from feature_store.serving.auth import new_token
-    from feature_store.serving.process import ServeProcess, free_port
+    from feature_store.serving.process import ServeProcess
     from feature_store.settings import Settings
 
     settings = Settings.from_env()

@@ -54,7 +54,7 @@ def churn_lookups() -> list[FeatureLookup]:
 def training_set_spec(fe: FeatureStoreClient) -> TrainingSet:
     """The lookups and label the model is trained with, for `log_model` (no Spark job)."""
     labels = fe.tables.read(LABELS.table).select(*KEYS, EVENT_TIME, LABEL)
-    return TrainingSet(labels, bind_lookups(labels, churn_lookups(), fe.get_table), LABEL)
+    return TrainingSet(labels, bind_lookups(labels, churn_lookups(), fe.describe_table), LABEL)
 
 
 def _with_day(df: DataFrame, column: str) -> DataFrame:

@@ -251,10 +251,16 @@ class FeatureStoreClient:
         return self.tables.read(table)
 
     def get_table(self, name: str) -> FeatureTable:
+        """The full catalog entry: describe_table plus the Delta version and where it is published."""
         table, _ = self._open(name)
         return dataclasses.replace(
             table, version=self.tables.version(table.name), published_to=self._published_to(table.name)
         )
+
+    def describe_table(self, name: str) -> FeatureTable:
+        """Keys, types, features and tags, without get_table's version job and online-store lookup:
+        what planning lookups and training sets need."""
+        return self._open(name)[0]
 
     def _published_to(self, table: str) -> list[dict[str, Any]]:
         """Where the table is published, from the descriptor each publish writes into the store."""
@@ -400,7 +406,7 @@ class FeatureStoreClient:
                 f"{table}: online_store_spec must be an online store spec (SqliteStoreSpec, RedisStoreSpec, "
                 f"CosmosStoreSpec, AzureCosmosDBSpec), got {type(online_store_spec).__name__}"
             )
-        described = self.get_table(table)
+        described, _ = self._open(table)  # get_table's version and store lookup are not needed here
         if len(described.timestamp_keys) > 1:
             raise ValueError(
                 f"{table}: an online row has one timestamp; the table has {described.timestamp_keys}"
@@ -431,7 +437,7 @@ class FeatureStoreClient:
         cache_key = repr(list(feature_lookups))
         plan = self._plans.get(cache_key)
         if plan is None:
-            plan = self._plans[cache_key] = plan_online_lookup(list(feature_lookups), self.get_table)
+            plan = self._plans[cache_key] = plan_online_lookup(list(feature_lookups), self.describe_table)
         return plan
 
     def get_online_features(

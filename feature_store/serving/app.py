@@ -71,21 +71,16 @@ class StoreGuard:
         self._cause = ""
 
     def execute(self, plan: OnlineLookupPlan, rows: list[dict[str, Any]]) -> OnlineFeatures:
-        if time.monotonic() < self._open_until:
-            raise self._unavailable()
-        try:
-            return plan.execute(self.store, rows)
-        except LookupInputError as exc:
-            raise bad_request(str(exc)) from None
-        except Exception as exc:  # any backend error: the store, not the request, is at fault
-            raise self._failed(exc) from None
+        return self.call(lambda store: plan.execute(store, rows))
 
     def call(self, fn: Callable[[OnlineStore], Any]) -> Any:
         if time.monotonic() < self._open_until:
             raise self._unavailable()
         try:
             return fn(self.store)
-        except Exception as exc:
+        except LookupInputError as exc:  # a bad key in the request, found before the store is asked
+            raise bad_request(str(exc)) from None
+        except Exception as exc:  # any backend error: the store, not the request, is at fault
             raise self._failed(exc) from None
 
     def _failed(self, exc: Exception) -> RequestError:
@@ -155,7 +150,7 @@ def create_app(
     def version_changed(model: Any) -> None:
         metrics.model_version.labels(model.name).set(float(model.version))
 
-    watcher._on_change = version_changed
+    watcher.on_change = version_changed
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -118,7 +118,7 @@ class ModelWatcher:
         self.refs = {r.name: r for r in refs}
         self.poll_seconds = poll_seconds
         self._loader = loader
-        self._on_change = on_change
+        self.on_change = on_change  # e.g. the app's model-version gauge
         self.models: dict[str, ServedModel] = {}
         self.last_error: str | None = None
         self._lock = threading.Lock()  # one refresh at a time (poller and reload calls)
@@ -141,8 +141,8 @@ class ModelWatcher:
                             "serving %s version %s (was %s), loaded in %.1fs", name, version,
                             current.version if current else "none", time.perf_counter() - started,
                         )  # fmt: skip
-                        if self._on_change:
-                            self._on_change(model)
+                        if self.on_change:
+                            self.on_change(model)
                     self.last_error = None
                 except Exception as exc:  # keep serving what we have
                     self.last_error = f"{ref}: {type(exc).__name__}: {exc}"

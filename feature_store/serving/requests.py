@@ -52,14 +52,7 @@ def dataframe_rows(payload: dict[str, Any], max_records: int) -> list[dict[str, 
             + (", got both" if len(formats) == 2 else f", got keys {sorted(payload)[:10]}")
         )
     if formats[0] == "dataframe_records":
-        records = payload["dataframe_records"]
-        if not isinstance(records, list):
-            raise bad_request(f"dataframe_records must be a list of objects, got {_json_type(records)}")
-        _check_count(len(records), max_records, "dataframe_records")
-        for i, record in enumerate(records):
-            if not isinstance(record, dict):
-                raise bad_request(f"dataframe_records[{i}] must be an object, got {_json_type(record)}")
-        return records
+        return _objects(payload["dataframe_records"], "dataframe_records", max_records)
     split = payload["dataframe_split"]
     if not isinstance(split, dict):
         raise bad_request(
@@ -85,19 +78,24 @@ def dataframe_rows(payload: dict[str, Any], max_records: int) -> list[dict[str, 
 
 def entity_rows(payload: dict[str, Any], max_records: int) -> tuple[list[dict[str, Any]], list[str] | None]:
     """`{"entities": [{key: value}, ...], "features": [...] (optional)}` of a feature-table lookup."""
-    entities = payload.get("entities")
-    if not isinstance(entities, list):
-        raise bad_request(f"'entities' must be a list of objects, got {_json_type(entities)}")
-    _check_count(len(entities), max_records, "entities")
-    for i, entity in enumerate(entities):
-        if not isinstance(entity, dict):
-            raise bad_request(f"entities[{i}] must be an object, got {_json_type(entity)}")
+    entities = _objects(payload.get("entities"), "entities", max_records)
     features = payload.get("features")
     if features is not None and (
         not isinstance(features, list) or not features or not all(isinstance(f, str) for f in features)
     ):
         raise bad_request("'features' must be a non-empty list of feature names")
     return entities, features
+
+
+def _objects(value: Any, field: str, max_records: int) -> list[dict[str, Any]]:
+    """A non-empty list of at most max_records JSON objects, else 400/413 naming `field`."""
+    if not isinstance(value, list):
+        raise bad_request(f"{field} must be a list of objects, got {_json_type(value)}")
+    _check_count(len(value), max_records, field)
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise bad_request(f"{field}[{i}] must be an object, got {_json_type(item)}")
+    return value
 
 
 def _check_count(count: int, max_records: int, field: str) -> None:
