@@ -1,0 +1,34 @@
+"""Grants on feature tables: statements, principals, persisted grants with an audit log, decisions."""
+
+from feature_store.governance.access import REQUIRED, AccessControl, GrantResult, PermissionDenied, holds
+from feature_store.governance.config import AccessConfig, AccessConfigError
+from feature_store.governance.statements import (
+    GrantChange,
+    GrantSyntaxError,
+    Privilege,
+    Securable,
+    ShowGrants,
+    parse_statement,
+    split_statements,
+)
+from feature_store.governance.store import AuditEntry, Grant, GrantStore
+
+__all__ = [
+    "REQUIRED",
+    "AccessConfig",
+    "AccessConfigError",
+    "AccessControl",
+    "AuditEntry",
+    "Grant",
+    "GrantChange",
+    "GrantResult",
+    "GrantStore",
+    "GrantSyntaxError",
+    "PermissionDenied",
+    "Privilege",
+    "Securable",
+    "ShowGrants",
+    "holds",
+    "parse_statement",
+    "split_statements",
+]

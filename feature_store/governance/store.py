@@ -1,0 +1,202 @@
+"""Where grants and the audit log persist: two tables in a SQL database reached through SQLAlchemy.
+
+The default is SQLite under the data dir (FEATURE_STORE_HOME/governance/governance.db); a deployment
+with several hosts (Dagster, serving replicas, notebooks) points FEATURE_STORE_GOVERNANCE_URI at one
+shared database, e.g. the Azure Database for PostgreSQL its MLflow tracking server uses. The audit
+log is append-only: nothing here updates or deletes its rows, and every grant and revoke writes its
+audit row in the same transaction as the change, so there is no change without its record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from feature_store.governance.statements import GrantChange, Privilege, Securable
+
+_metadata = sa.MetaData()
+_grants = sa.Table(
+    "feature_store_grants",
+    _metadata,
+    sa.Column("securable_kind", sa.String(16), primary_key=True),
+    sa.Column("securable", sa.String(256), primary_key=True),
+    sa.Column("principal", sa.String(256), primary_key=True),
+    sa.Column("privilege", sa.String(32), primary_key=True),
+    sa.Column("granted_by", sa.String(256), nullable=False),
+    sa.Column("granted_at", sa.String(32), nullable=False),  # ISO-8601 UTC: exact on every backend
+)
+_audit = sa.Table(
+    "feature_store_audit_log",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),  # who acted, or who was denied
+    sa.Column("action", sa.String(16), nullable=False),  # GRANT | REVOKE | DENY | DROP
+    sa.Column("privileges", sa.String(64), nullable=False),
+    sa.Column("securable", sa.String(300), nullable=False),  # "TABLE schema.table" / "SCHEMA schema"
+    sa.Column("principals", sa.Text, nullable=False),  # grantees of a GRANT/REVOKE
+    sa.Column("operation", sa.String(64), nullable=False),  # the client call or endpoint
+    sa.Column("detail", sa.Text, nullable=False),  # the statement, or what changed, or the denial
+)
+
+
+class Grant(NamedTuple):
+    principal: str
+    privilege: Privilege
+    securable: Securable
+    granted_by: str
+    granted_at: str
+
+
+class AuditEntry(NamedTuple):
+    at: str
+    actor: str
+    action: str
+    privileges: str
+    securable: str
+    principals: str
+    operation: str
+    detail: str
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class GrantStore:
+    def __init__(self, uri: str) -> None:
+        if uri.startswith("sqlite:///"):
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            # Writers wait for each other instead of failing with "database is locked".
+            self.engine = sa.create_engine(uri, connect_args={"timeout": 30})
+        else:
+            self.engine = sa.create_engine(uri, pool_pre_ping=True)
+        self.uri = self.engine.url.render_as_string(hide_password=True)
+        _metadata.create_all(self.engine)  # idempotent
+
+    def grants(
+        self, securables: Collection[Securable] | None = None, principals: Collection[str] | None = None
+    ) -> list[Grant]:
+        """Grants on these securables (all if None) to these principals (all if None)."""
+        query = sa.select(_grants)
+        if securables is not None:
+            if not securables:
+                return []
+            query = query.where(
+                sa.tuple_(_grants.c.securable_kind, _grants.c.securable).in_(
+                    [(s.kind, s.name) for s in securables]
+                )
+            )
+        if principals is not None:
+            query = query.where(_grants.c.principal.in_(list(principals)))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(_grants.c.securable, _grants.c.principal)).all()
+        return [
+            Grant(r.principal, Privilege(r.privilege), Securable(r.securable_kind, r.securable), r.granted_by,
+                  r.granted_at)
+            for r in rows
+        ]  # fmt: skip
+
+    def apply(self, change: GrantChange, actor: str, operation: str = "sql") -> list[Grant]:
+        """Carry out a GRANT or REVOKE with its audit row, in one transaction; returns the grants that
+        were added or removed (an idempotent repeat returns [])."""
+        for attempt in range(2):
+            try:
+                with self.engine.begin() as connection:
+                    changed = self._apply(connection, change, actor)
+                    summary = ", ".join(f"{g.privilege} to {g.principal}" for g in changed) or "no change"
+                    connection.execute(_audit.insert().values(self._audit_row(
+                        actor, change.action, ", ".join(change.privileges), str(change.securable),
+                        ", ".join(change.principals), operation, f"{change.text} -- {summary}",
+                    )))  # fmt: skip
+                return changed
+            except IntegrityError:  # a concurrent GRANT inserted the same row first: re-read and retry
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _apply(self, connection: sa.Connection, change: GrantChange, actor: str) -> list[Grant]:
+        on = (_grants.c.securable_kind == change.securable.kind) & (
+            _grants.c.securable == change.securable.name
+        )
+        held = {
+            (r.principal, r.privilege): r
+            for r in connection.execute(
+                sa.select(_grants).where(on & _grants.c.principal.in_(change.principals))
+            ).all()
+        }
+        if change.action == "GRANT":
+            at = now()
+            added = [
+                Grant(p, privilege, change.securable, actor, at)
+                for p in change.principals
+                for privilege in change.privileges
+                if (p, privilege.value) not in held
+            ]
+            if added:
+                connection.execute(_grants.insert(), [
+                    {"securable_kind": g.securable.kind, "securable": g.securable.name, "principal": g.principal,
+                     "privilege": g.privilege.value, "granted_by": actor, "granted_at": at}
+                    for g in added
+                ])  # fmt: skip
+            return added
+        # REVOKE ALL PRIVILEGES takes every privilege the principal holds here; others only themselves.
+        revoke_all = Privilege.ALL_PRIVILEGES in change.privileges
+        removed = [
+            Grant(r.principal, Privilege(r.privilege), change.securable, r.granted_by, r.granted_at)
+            for (principal, privilege), r in held.items()
+            if revoke_all or Privilege(privilege) in change.privileges
+        ]
+        for grant in removed:
+            connection.execute(
+                _grants.delete().where(
+                    on
+                    & (_grants.c.principal == grant.principal)
+                    & (_grants.c.privilege == grant.privilege.value)
+                )
+            )
+        return removed
+
+    def drop(self, securable: Securable, actor: str, operation: str) -> list[Grant]:
+        """Remove every grant on a dropped table (a new table of the same name starts with none)."""
+        with self.engine.begin() as connection:
+            on = (_grants.c.securable_kind == securable.kind) & (_grants.c.securable == securable.name)
+            rows = connection.execute(sa.select(_grants).where(on)).all()
+            connection.execute(_grants.delete().where(on))
+            detail = ", ".join(f"{r.privilege} of {r.principal}" for r in rows) or "no grants"
+            connection.execute(_audit.insert().values(self._audit_row(
+                actor, "DROP", "ALL PRIVILEGES", str(securable), "", operation, f"dropped; removed {detail}"
+            )))  # fmt: skip
+        return [
+            Grant(r.principal, Privilege(r.privilege), securable, r.granted_by, r.granted_at) for r in rows
+        ]
+
+    def record(self, entries: Iterable[AuditEntry]) -> None:
+        rows = [entry._asdict() for entry in entries]
+        if rows:
+            with self.engine.begin() as connection:
+                connection.execute(_audit.insert(), rows)
+
+    def audit_log(
+        self, limit: int = 100, actor: str | None = None, action: str | None = None
+    ) -> list[AuditEntry]:
+        """The newest entries first."""
+        query = sa.select(*(getattr(_audit.c, f) for f in AuditEntry._fields)).order_by(_audit.c.id.desc())
+        if actor is not None:
+            query = query.where(_audit.c.actor == actor)
+        if action is not None:
+            query = query.where(_audit.c.action == action.upper())
+        with self.engine.connect() as connection:
+            return [AuditEntry(*row) for row in connection.execute(query.limit(limit)).all()]
+
+    @staticmethod
+    def _audit_row(*values: str) -> dict[str, str]:
+        return AuditEntry(now(), *values)._asdict()
+
+    def close(self) -> None:
+        self.engine.dispose()
