@@ -209,7 +209,7 @@ def main() -> int:
 
     settings = Settings.from_env()
     rows = entities(settings.home, 2000, seed=3)
-    token, line = new_token("bench")
+    token, line = new_token("churn-service")  # `make demo` grants it SELECT on schema feature_store
     tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     (tmp / "tokens").write_text(line + "\n")
     path = f"/serving-endpoints/{MODEL}/invocations"

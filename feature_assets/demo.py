@@ -1,6 +1,7 @@
 """`make demo`: generate sample data ending yesterday, materialize the whole graph over it on the
 embedded default (one run per range, as a backfill would), and print what was built."""
 
+import getpass
 import json
 import os
 import sys
@@ -14,10 +15,12 @@ from pyspark.sql import functions as F
 
 from feature_assets.definitions import defs, settings
 from feature_store import FeatureLookup, FeatureStoreClient
+from feature_store.catalog_cli import print_description
 from feature_store.churn import CHAMPION, MODEL_NAME, PRODUCT_RENAMES, SCORES_TABLE, TRAINING_SET_TABLE
 from feature_store.cli import SIZE_PRESETS
 from feature_store.delta_tables import DeltaTables
 from feature_store.generate import CHURN_HORIZON_DAYS, generate
+from feature_store.governance import PermissionDenied
 from feature_store.ingest import REJECTED_ROWS_TABLE
 from feature_store.serving.auth import new_token
 from feature_store.serving.process import ServeProcess
@@ -167,9 +170,55 @@ def print_online_lookup(tables: DeltaTables, day: date) -> dict:
     return entity
 
 
+DEMO_ACCESS = """# Written by `make demo`: the principals grants can name (README, "Governance").
+admins = ["{admin}"]
+users = ["{service}"]
+
+[groups]
+data-scientists = ["demo-scientist"]
+feature-engineers = ["demo-engineer"]
+"""
+SERVING_PRINCIPAL = "churn-service"
+SEED_GRANTS = (
+    f"GRANT SELECT ON TABLE {CUSTOMER_FEATURES.name} TO `data-scientists`",
+    f"GRANT ALL PRIVILEGES ON TABLE {CUSTOMER_FEATURES.name} TO `feature-engineers`",
+    f"GRANT SELECT ON SCHEMA {CUSTOMER_FEATURES.name.split('.')[0]} TO `{SERVING_PRINCIPAL}`",
+)
+
+
+def show_governance(tables: DeltaTables) -> None:
+    """Tag a table and describe it, run the seed's GRANT statements, and show one allowed read, one
+    denied write and the audit log."""
+    if not settings.access_config_path.exists():
+        settings.access_config_path.write_text(
+            DEMO_ACCESS.format(admin=getpass.getuser(), service=SERVING_PRINCIPAL)
+        )
+        print(
+            f"\nwrote {settings.access_config_path}: admin {getpass.getuser()}, two groups, a serving principal"
+        )
+    admin = FeatureStoreClient(spark=tables.spark, settings=settings)
+    table = CUSTOMER_FEATURES.name
+    admin.set_feature_table_tag(table, "team", "growth")
+    admin.set_feature_table_tag(table, "data_owner", "demo-engineer")
+    print(f"\nfeaturestore describe {table}   (after set_feature_table_tag team, data_owner)")
+    print_description(admin.get_table(table))
+    print("\ngrants (featurestore sql / client.sql):")
+    for statement in SEED_GRANTS:
+        print(f"  {statement}\n    -> {admin.sql(statement)}")
+    scientist = FeatureStoreClient(spark=tables.spark, settings=settings, principal="demo-scientist")
+    print(f"  demo-scientist read_table({table}): {scientist.read_table(table).count()} rows")
+    try:
+        scientist.write_table(table, scientist.read_table(table).limit(1))
+    except PermissionDenied as exc:
+        print(f"  demo-scientist write_table({table}): PermissionDenied: {exc}")
+    print("  audit log, newest first (featurestore audit):")
+    for entry in admin.audit_log(limit=3):
+        print(f"    {entry.at}  {entry.action:6} {entry.actor:16} {entry.privileges:15} {entry.securable}")
+
+
 def print_served_prediction(entity: dict) -> None:
     """Start `featurestore serve` on the embedded store, send one authenticated request, stop it."""
-    token, line = new_token("demo")
+    token, line = new_token(SERVING_PRINCIPAL)
     tokens_file = settings.home / "serving-tokens.txt"
     tokens_file.write_text(line + "\n")
     log = settings.home / "serve-demo.log"
@@ -240,6 +289,7 @@ def main() -> int:
     entity = print_online_lookup(tables, yesterday)
     print_model_and_scores(results, tables, yesterday)
     print_drift(drift_runs, drift_start)
+    show_governance(tables)
     if all(r.success for r in results):
         print_served_prediction(entity)
     print("\nnext: `make ui` opens Dagster on http://127.0.0.1:3000 with these runs, partitions and checks")

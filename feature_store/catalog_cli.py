@@ -58,6 +58,12 @@ def run_describe(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(asdict(table), indent=2, default=str))
         return 0
+    print_description(table)
+    return 0
+
+
+def print_description(table: Any) -> None:
+    """A FeatureTable from get_table, as `featurestore describe` prints it."""
     print(f"{table.name}  (Delta version {table.version}, {table.path})")
     if table.description:
         print(f"  {table.description}")
@@ -73,4 +79,3 @@ def run_describe(args: argparse.Namespace) -> int:
     print(f"features ({len(table.features)}):")
     for feature in table.features:
         print(f"  {feature.name:28} {feature.dtype:10} {feature.description or ''}")
-    return 0

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from feature_store.catalog_cli import add_describe, add_tables
 from feature_store.generate import DEFAULT_LABEL_FRACTION, GenerationError, generate
+from feature_store.governance.cli import add_audit, add_sql
+from feature_store.governance.config import AccessConfigError
 from feature_store.serving.cli import add_serve, add_serve_token
 from feature_store.settings import Settings, SettingsError
 from feature_store.timeutil import parse_day
@@ -181,6 +183,8 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_generate,
     add_tables,
     add_describe,
+    add_sql,
+    add_audit,
     add_serve,
     add_serve_token,
 )
@@ -202,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.handler(args)
-    except (CliError, GenerationError, SettingsError) as exc:
+    except (CliError, GenerationError, SettingsError, AccessConfigError) as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

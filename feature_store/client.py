@@ -14,11 +14,17 @@ metastore to drift out of sync, and the catalog moves with the files (local path
 
 Every call validates its input completely before the first Delta commit: a refused call leaves the
 table at the same version.
+
+Every read and write is authorized for the acting principal (`principal=`, else FEATURE_STORE_PRINCIPAL,
+else the OS user) against the grants (feature_store/governance): a call without the privilege raises
+PermissionDenied before touching data, and the denial is audited. `sql()` runs GRANT, REVOKE and
+SHOW GRANTS.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -52,6 +58,7 @@ from feature_store.client_validation import (
     require_columns,
 )
 from feature_store.delta_tables import DeltaTables, TableNotFound, qualified
+from feature_store.governance import AccessControl, AuditEntry, Grant, GrantResult, PermissionDenied
 from feature_store.lookups import FeatureLookup
 from feature_store.online.base import OnlineStore
 from feature_store.online.catalog import read_published
@@ -73,6 +80,7 @@ __all__ = [
     "MissingColumns",
     "NotAFeatureTable",
     "NullKeys",
+    "PermissionDenied",
     "SchemaMismatch",
     "TableAlreadyExists",
     "TableNotFound",
@@ -111,13 +119,27 @@ class FeatureTable:
 
 
 class FeatureStoreClient:
-    def __init__(self, spark: SparkSession | None = None, settings: Settings | None = None) -> None:
+    def __init__(
+        self, spark: SparkSession | None = None, settings: Settings | None = None, principal: str | None = None
+    ) -> None:
         self.settings = settings if settings is not None else Settings.from_env()
+        self.principal = principal or self.settings.acting_principal
         # getOrCreate underneath: inside a Spark job or a Dagster run this reuses the live session.
         self.spark = spark or build_spark_session(self.settings.spark_master, ivy_dir=self.settings.ivy_dir)
         self.tables = DeltaTables(self.spark, self.settings.delta_root)
         self._online_store: OnlineStore | None = None
         self._plans: dict[str, OnlineLookupPlan] = {}
+        self._access: AccessControl | None = None
+
+    @property
+    def access(self) -> AccessControl:
+        """Grants and the audit log of this deployment (opened on first use)."""
+        if self._access is None:
+            self._access = self.settings.access_control()
+        return self._access
+
+    def _require(self, operation: str, *tables: str) -> None:
+        self.access.require(self.principal, operation, tables)
 
     # ----------------------------------------------------------------------------- create / write
 
@@ -151,6 +173,7 @@ class FeatureStoreClient:
         keys, timestamps = normalize_keys(primary_keys, timestamp_keys)
         partitions = as_list(partition_columns, "partition_columns")
         tags = check_tags(tags)
+        self._require("create_table", table)
         if self.tables.exists(table):
             raise self._already_exists(table)
 
@@ -199,6 +222,7 @@ class FeatureStoreClient:
             raise ValueError(f"{table}: mode must be one of {', '.join(WRITE_MODES)}, got {mode!r}")
         if not isinstance(df, DataFrame):
             raise TypeError(f"{table}: df must be a Spark DataFrame, got {type(df).__name__}")
+        self._require("write_table", table)
         entry, detail = self._entry(table)
         keys = [*entry.primary_keys, *entry.timestamp_keys]
         partitions = list(detail["partitionColumns"] or [])
@@ -248,6 +272,7 @@ class FeatureStoreClient:
     def read_table(self, name: str) -> DataFrame:
         table = qualified(name)
         self._entry(table)  # TableNotFound / NotAFeatureTable, rather than a bare Spark error
+        self._require("read_table", table)
         return self.tables.read(table)
 
     def get_table(self, name: str) -> FeatureTable:
@@ -322,7 +347,9 @@ class FeatureStoreClient:
         published to an online store are not touched."""
         table = qualified(name)
         self._entry(table)  # refuse to delete raw or tile tables through the feature store API
+        self._require("drop_table", table)
         self.tables.drop(table)
+        self.access.drop_table(table, self.principal)
 
     # ----------------------------------------------------------------------------- tags
 
@@ -330,6 +357,7 @@ class FeatureStoreClient:
         table = qualified(name)
         check_tag(key, value)
         self._entry(table)
+        self._require("set_feature_table_tag", table)
         self.tables.set_properties(table, {f"{TAG_PREFIX}{key}": value})
 
     def delete_feature_table_tag(self, name: str, key: str) -> None:
@@ -337,6 +365,7 @@ class FeatureStoreClient:
         table = qualified(name)
         check_tag(key)
         self._entry(table)
+        self._require("delete_feature_table_tag", table)
         self.tables.unset_properties(table, [f"{TAG_PREFIX}{key}"])
 
     # ----------------------------------------------------------------------------- training sets
@@ -351,7 +380,25 @@ class FeatureStoreClient:
     ) -> TrainingSet:
         """df joined point-in-time to every lookup's table (feature_store/pit_join.py); `load_df()`.
         record_feature_ts {table: column} also outputs the matched snapshot's feature_ts (leakage checks)."""
-        return create_training_set(df, feature_lookups, label, exclude_columns, self._open, record_feature_ts)
+        return self._training_set(
+            "create_training_set", df, feature_lookups, label, exclude_columns, record_feature_ts
+        )
+
+    def _training_set(
+        self,
+        operation: str,
+        df: DataFrame,
+        feature_lookups: Sequence[FeatureLookup],
+        label: str | None,
+        exclude_columns: Sequence[str] | None = None,
+        record_feature_ts: Mapping[str, str] | None = None,
+    ) -> TrainingSet:
+        def open_readable(name: str) -> tuple[FeatureTable, DataFrame]:
+            opened = self._open(name)  # TableNotFound before PermissionDenied, as for read_table
+            self._require(operation, opened[0].name)
+            return opened
+
+        return create_training_set(df, feature_lookups, label, exclude_columns, open_readable, record_feature_ts)
 
     def log_model(
         self,
@@ -376,7 +423,7 @@ class FeatureStoreClient:
         from feature_store import models
 
         self.settings.configure_mlflow()
-        return models.score_batch(model_uri, df, self.create_training_set, result_type)
+        return models.score_batch(model_uri, df, functools.partial(self._training_set, "score_batch"), result_type)
 
     # ----------------------------------------------------------------------------- online store
 
@@ -407,6 +454,7 @@ class FeatureStoreClient:
                 f"CosmosStoreSpec, AzureCosmosDBSpec), got {type(online_store_spec).__name__}"
             )
         described, _ = self._open(table)  # get_table's version and store lookup are not needed here
+        self._require("publish_table", table)
         if len(described.timestamp_keys) > 1:
             raise ValueError(
                 f"{table}: an online row has one timestamp; the table has {described.timestamp_keys}"
@@ -449,10 +497,23 @@ class FeatureStoreClient:
         """The latest published features for each entity row, in one round trip to the store: values
         (renamed, defaults where the key is missing), each table's feature_ts, and the missing tables."""
         plan = self.plan_online_lookup(feature_lookups)
+        self._require("get_online_features", *plan.tables)
         if isinstance(online_store, OnlineStoreSpec):
             with online_store.open() as store:
                 return plan.execute(store, entity_rows)
         return plan.execute(online_store or self.online_store, entity_rows)
+
+    # ----------------------------------------------------------------------------- grants
+
+    def sql(self, statement: str) -> GrantResult | list[Grant]:
+        """GRANT / REVOKE (-> GrantResult: what changed, and who still holds a revoked privilege through
+        a group or the schema) or SHOW GRANTS (-> the grants), in Unity Catalog's syntax, as the acting
+        principal. Other SQL is refused: run queries with client.spark.sql on tables you may read."""
+        return self.access.execute(statement, self.principal, self.tables.exists)
+
+    def audit_log(self, limit: int = 100, actor: str | None = None, action: str | None = None) -> list[AuditEntry]:
+        """Grants, revokes, drops and denials, newest first."""
+        return self.access.audit_log(limit, actor, action)
 
     def close(self) -> None:
         """Close the online store connection, if one was opened (the SparkSession is shared, not closed)."""

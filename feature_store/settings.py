@@ -6,11 +6,16 @@ for the engine, the CLI, the Dagster resources and the tests, so they all see th
 
 from __future__ import annotations
 
+import getpass
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feature_store.online.specs import OnlineStoreSpec, spec_from_env
+
+if TYPE_CHECKING:
+    from feature_store.governance import AccessControl
 
 PROFILES = ("local", "azure")
 DEFAULT_START_DATE = "2025-01-01"
@@ -32,6 +37,11 @@ class Settings:
     # MLFLOW_TRACKING_URI as it was when the settings were read: mlflow.set_tracking_uri() writes that
     # variable into os.environ, so reading it later would pick up whatever this process configured last.
     mlflow_uri: str | None = None
+    # Who this process acts as for grants (FEATURE_STORE_PRINCIPAL, default the OS user), where the
+    # principals are configured, and where grants and the audit log persist (docs: governance).
+    principal: str = ""
+    access_config: Path | None = None
+    governance_uri: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -59,6 +69,9 @@ class Settings:
             partitions_start_date=env.get("FEATURE_STORE_START_DATE", DEFAULT_START_DATE),
             online_store=env.get("FEATURE_STORE_ONLINE_STORE", "sqlite" if profile == "local" else "redis"),
             mlflow_uri=env.get("MLFLOW_TRACKING_URI") or None,
+            principal=env.get("FEATURE_STORE_PRINCIPAL") or getpass.getuser(),
+            access_config=Path(env.get("FEATURE_STORE_ACCESS_CONFIG", home / "access.toml")).expanduser(),
+            governance_uri=env.get("FEATURE_STORE_GOVERNANCE_URI") or None,
         )
 
     def online_store_spec(self, environ: dict[str, str] | None = None) -> OnlineStoreSpec:
@@ -83,6 +96,25 @@ class Settings:
         from feature_store.models import configure_mlflow
 
         return configure_mlflow(self.mlflow_tracking_uri, self.mlflow_artifact_root, experiment)
+
+    @property
+    def acting_principal(self) -> str:
+        return self.principal or getpass.getuser()
+
+    @property
+    def governance_db_uri(self) -> str:
+        """FEATURE_STORE_GOVERNANCE_URI (any SQLAlchemy URL) if set, else SQLite under the data dir."""
+        return self.governance_uri or f"sqlite:///{self.home / 'governance' / 'governance.db'}"
+
+    @property
+    def access_config_path(self) -> Path:
+        return self.access_config or self.home / "access.toml"
+
+    def access_control(self) -> AccessControl:
+        from feature_store.governance import AccessConfig, AccessControl, GrantStore
+
+        config = AccessConfig.load(self.access_config_path, self.profile)
+        return AccessControl(config, GrantStore(self.governance_db_uri))
 
     @property
     def dagster_home(self) -> Path:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from feature_store.delta_tables import TableNotFound
 from feature_store.governance.config import AccessConfig
@@ -115,26 +116,32 @@ class AccessControl:
             return
         privilege = REQUIRED[operation]
         grants = self.store.grants(_covering(securables), self.config.identities(principal))
-        self.deny_unless(principal, privilege, securables, operation, grants)
+        missing = self.missing(principal, privilege, securables, grants)
+        if missing:
+            self.deny(principal, privilege, missing, operation, self.store.record)
 
-    def deny_unless(
-        self,
+    def missing(
+        self, principal: str, privilege: Privilege, securables: Sequence[Securable], grants: Iterable[Grant]
+    ) -> list[Securable]:
+        """The securables on which principal lacks privilege, given (at least) the grants covering them."""
+        grants = list(grants)
+        return [s for s in securables if not holds(self.config, grants, principal, privilege, s)]
+
+    @staticmethod
+    def deny(
         principal: str,
         privilege: Privilege,
-        securables: Sequence[Securable],
+        missing: Sequence[Securable],
         operation: str,
-        grants: Iterable[Grant],
-        record: Callable[[list[AuditEntry]], None] | None = None,
-    ) -> None:
-        grants = list(grants)
-        missing = [s for s in securables if not holds(self.config, grants, principal, privilege, s)]
-        if missing:
-            denied = PermissionDenied(principal, privilege, missing, operation)
-            (record or self.store.record)([
-                AuditEntry(now(), principal, "DENY", str(privilege), str(s), "", operation, str(denied))
-                for s in missing
-            ])  # fmt: skip
-            raise denied
+        record: Callable[[list[AuditEntry]], None],
+    ) -> NoReturn:
+        """Audit the denial (one entry per table) and raise it."""
+        denied = PermissionDenied(principal, privilege, missing, operation)
+        record([
+            AuditEntry(now(), principal, "DENY", str(privilege), str(s), "", operation, str(denied))
+            for s in missing
+        ])  # fmt: skip
+        raise denied
 
     def allowed(self, principal: str, privilege: Privilege, table: str) -> bool:
         securable = Securable.table(table)

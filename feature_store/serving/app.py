@@ -2,7 +2,7 @@
 looks up online, and serves feature-table lookups without a model.
 
 The request path is short on purpose: parse with orjson, check the token (one SHA-256 and constant-time
-compares), one `OnlineStore.read` for all of a request's tables through a plan built when the model
+compares) and the principal's SELECT grants (held in memory, serving/grants.py), one `OnlineStore.read` for all of a request's tables through a plan built when the model
 was loaded, one predict call on a float matrix, serialize with orjson. FastAPI contributes routing and
 the OpenAPI schema; bodies are not parsed by pydantic (schemas are declared for the docs only), and
 there is no middleware. Store and model calls are short and bounded by the store's timeout, so they run
@@ -15,7 +15,7 @@ import functools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +25,8 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from feature_store.delta_tables import qualified
+from feature_store.governance import PermissionDenied
 from feature_store.lookups import FeatureLookup
 from feature_store.online.base import OnlineStore
 from feature_store.online.catalog import read_published
@@ -32,6 +34,7 @@ from feature_store.online.lookup import LookupInputError, OnlineFeatures, Online
 from feature_store.online.specs import OnlineStoreSpec
 from feature_store.serving import openapi
 from feature_store.serving.auth import TokenAuthenticator
+from feature_store.serving.grants import ServingGrants
 from feature_store.serving.metrics import ServingMetrics
 from feature_store.serving.models import ModelWatcher
 from feature_store.serving.requests import (
@@ -141,6 +144,7 @@ def create_app(
     watcher: ModelWatcher,
     store_spec: OnlineStoreSpec,
     auth: TokenAuthenticator,
+    grants: ServingGrants,
     limits: Limits = Limits(),  # noqa: B008 (frozen)
 ) -> FastAPI:
     metrics = ServingMetrics()
@@ -154,6 +158,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        grants.start()  # no grants read, no serving: every request would be decided blind
         store = store_spec.open()
         state["guard"] = StoreGuard(store, store_spec.describe(), limits.store_cooldown_seconds)
         watcher.refresh()
@@ -168,6 +173,7 @@ def create_app(
         finally:
             watcher.stop()
             store.close()
+            grants.stop()
 
     app = FastAPI(
         title="Feature store serving endpoint",
@@ -183,6 +189,13 @@ def create_app(
                 401, "UNAUTHENTICATED", "a valid bearer token is required (Authorization: Bearer <token>)"
             )
         return found
+
+    def authorize(who: str, tables: Sequence[str], operation: str) -> None:
+        """403 unless the token's principal holds SELECT on every table."""
+        try:
+            grants.require_select(who, tables, operation)
+        except PermissionDenied as exc:
+            raise RequestError(403, "PERMISSION_DENIED", str(exc)) from None
 
     async def body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -230,10 +243,11 @@ def create_app(
     @measured(INVOCATIONS)
     async def invocations(model: str, request: Request) -> Response:
         started = time.perf_counter()
-        principal(request)
+        who = principal(request)
         served = watcher.models.get(model)
         if served is None:
             raise not_found(f"model {model!r} is not served here (serving {sorted(watcher.models)})")
+        authorize(who, served.tables, f"serving {model}")
         rows = dataframe_rows(json_object(await body(request)), limits.max_records)
         parsed = time.perf_counter()
         looked_up = state["guard"].execute(served.plan, rows)
@@ -255,13 +269,18 @@ def create_app(
     @app.post(TABLE_LOOKUP, **openapi.TABLE_LOOKUP)
     @measured(TABLE_LOOKUP)
     async def lookup(name: str, request: Request) -> Response:
-        principal(request)
+        who = principal(request)
+        try:
+            table = qualified(name)
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+        authorize(who, [table], f"serving {TABLE_LOOKUP}")
         entities, features = entity_rows(json_object(await body(request)), limits.max_records)
-        plan = plans.get(state["guard"], name, features)
+        plan = plans.get(state["guard"], table, features)
         looked_up = state["guard"].execute(plan, entities)
         return _json(200, {
             "rows": looked_up.rows,
-            "feature_ts": [stamps[name] for stamps in looked_up.feature_ts],
+            "feature_ts": [stamps[table] for stamps in looked_up.feature_ts],
             "lookup_misses": count_misses(looked_up),
         })  # fmt: skip
 

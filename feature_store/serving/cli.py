@@ -44,6 +44,12 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
         default=0.25,
         help="seconds before an online store call fails with 503 (Redis)",
     )
+    p.add_argument(
+        "--grants-refresh-seconds",
+        type=float,
+        default=5.0,
+        help="how often to re-read grants and group membership (a revoke takes effect within this)",
+    )
     p.add_argument("--max-body-bytes", type=int, default=1024 * 1024)
     p.add_argument("--max-records", type=int, default=1000)
     p.add_argument(
@@ -55,9 +61,11 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from feature_store.governance import AccessConfig
     from feature_store.online.specs import RedisStoreSpec
     from feature_store.serving.app import Limits, create_app
     from feature_store.serving.auth import TokenAuthenticator
+    from feature_store.serving.grants import ServingGrants
     from feature_store.serving.models import ModelRef, ModelWatcher
 
     # One predict per request on 1-100 rows: a thread pool only adds hand-off latency and, on a
@@ -75,6 +83,11 @@ def run_serve(args: argparse.Namespace) -> int:
         ModelWatcher(refs, poll_seconds=args.poll_seconds),
         spec,
         TokenAuthenticator.from_config(args.tokens_file),
+        ServingGrants(
+            settings.access_control(),
+            args.grants_refresh_seconds,
+            load_config=lambda: AccessConfig.load(settings.access_config_path, settings.profile),
+        ),
         Limits(max_body_bytes=args.max_body_bytes, max_records=args.max_records),
     )
     uvicorn.run(

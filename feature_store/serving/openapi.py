@@ -44,6 +44,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         400: "Malformed body, wrong type or missing key column; the message names the field",
         401: "Missing or invalid bearer token",
+        403: "The token's principal lacks SELECT on a feature table the request reads",
         404: "Unknown model or feature table",
         413: "Body over the size limit or too many records",
         503: "The online store is unavailable (answered within the store timeout)",
@@ -72,7 +73,7 @@ INVOCATIONS: dict[str, Any] = {
             },
             "One prediction per record, in order",
         ),
-        **_errors(400, 401, 404, 413, 503),
+        **_errors(400, 401, 403, 404, 413, 503),
     },
     "openapi_extra": {
         **_SECURED,
@@ -126,7 +127,7 @@ TABLE_LOOKUP: dict[str, Any] = {
             },
             "Features per entity, in order; feature_ts is null where the key has no row",
         ),
-        **_errors(400, 401, 404, 413, 503),
+        **_errors(400, 401, 403, 404, 413, 503),
     },
     "openapi_extra": {
         **_SECURED,

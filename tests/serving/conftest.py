@@ -3,10 +3,13 @@ redis-server, a model trained on them (two lookups plus a request-supplied colum
 alias `champion`, and `featurestore serve` running as a real process on loopback.
 
 The redis-server is our own (not the shared one) so a test can pause it to simulate a hung store.
+Grants: the OS user running the tests is the admin; `analyst` reads schema fs through its group,
+`partial` reads only the customers table, `intruder` and `latecomer` start with nothing.
 """
 
 from __future__ import annotations
 
+import getpass
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,13 +26,24 @@ CUSTOMERS, PRODUCTS = "fs.serve_customers", "fs.serve_products"
 T1, T2 = datetime(2025, 3, 1), datetime(2025, 3, 2)
 
 
+ACCESS_TOML = """
+admins = ["{admin}"]
+users = ["partial", "intruder", "latecomer"]
+
+[groups]
+analysts = ["analyst"]
+"""
+PRINCIPALS = ("analyst", "partial", "intruder", "latecomer")
+
+
 @dataclass
 class World:
     home: Path
-    token: str
+    token: str  # the analyst's: may read every table the model reads
     tokens_file: Path
     redis_port: int
     env: dict[str, str]
+    tokens: dict[str, str]  # principal -> token
 
 
 def _customers(spark):
@@ -99,6 +113,7 @@ def world(spark, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     redis = devservices.start("redis", redis_state, port=devservices.free_port(), state=redis_state)
     try:
         env = {"FEATURE_STORE_HOME": str(home), "FEATURE_STORE_REDIS_PORT": str(redis.port)}
+        (home / "access.toml").write_text(ACCESS_TOML.format(admin=getpass.getuser()))
         client = FeatureStoreClient(spark=spark, settings=Settings.from_env(env))
         client.create_table(CUSTOMERS, "customer_id", df=_customers(spark), timestamp_keys="feature_ts")
         client.create_table(PRODUCTS, "product_id", df=_products(spark), timestamp_keys="feature_ts")
@@ -107,10 +122,15 @@ def world(spark, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             for table in (CUSTOMERS, PRODUCTS):
                 client.publish_table(table, online_store_spec=spec)
         train_and_register(client, spark)
-        token, line = new_token("analyst")
+        client.sql("GRANT SELECT ON SCHEMA fs TO analysts")
+        client.sql(f"GRANT SELECT ON TABLE {CUSTOMERS} TO partial")
+        tokens, lines = {}, []
+        for principal in PRINCIPALS:
+            tokens[principal], line = new_token(principal)
+            lines.append(line)
         tokens_file = home / "tokens.txt"
-        tokens_file.write_text(f"# serving tokens\n{line}\n")
-        yield World(home, token, tokens_file, redis.port, env)
+        tokens_file.write_text("# serving tokens\n" + "\n".join(lines) + "\n")
+        yield World(home, tokens["analyst"], tokens_file, redis.port, env, tokens)
     finally:  # also when the setup above fails: a leaked redis-server would outlive the test run
         devservices.stop_service(redis, redis_state)
 
@@ -136,7 +156,7 @@ def stop_server(process: ServeProcess) -> None:
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("redis", marks=pytest.mark.slow)])
 def server(request: pytest.FixtureRequest, world: World) -> Iterator[Server]:
-    served = start_server(world, request.param, ["--poll-seconds", "0.5"])
+    served = start_server(world, request.param, ["--poll-seconds", "0.5", "--grants-refresh-seconds", "0.5"])
     served.store = request.param  # type: ignore[attr-defined]
     try:
         yield served
