@@ -24,19 +24,21 @@ SHOW GRANTS.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 from pyspark.sql.utils import AnalysisException
 
+from feature_store.client_online import OnlineMethods
+from feature_store.client_training import TrainingMethods
 from feature_store.client_validation import (
     PRIMARY_KEYS,
     TAG_PREFIX,
+    WRITE_MODES,
     CatalogEntry,
     DuplicateKeys,
     FeatureTableError,
@@ -45,6 +47,7 @@ from feature_store.client_validation import (
     NullKeys,
     SchemaMismatch,
     TableAlreadyExists,
+    WriteMode,
     as_list,
     check_key_types,
     check_key_values,
@@ -62,13 +65,9 @@ from feature_store.governance import AccessControl, AuditEntry, Grant, GrantResu
 from feature_store.lookups import FeatureLookup
 from feature_store.online.base import OnlineStore
 from feature_store.online.catalog import read_published
-from feature_store.online.lookup import OnlineFeatures, OnlineLookupPlan
-from feature_store.online.publish import PublishResult
-from feature_store.online.specs import OnlineStoreSpec
-from feature_store.online_sync import plan_online_lookup, publish_rows
+from feature_store.online.lookup import OnlineLookupPlan
 from feature_store.settings import Settings
 from feature_store.spark import build_spark_session
-from feature_store.training import TrainingSet, create_training_set
 
 __all__ = [
     "DuplicateKeys",
@@ -85,9 +84,6 @@ __all__ = [
     "TableAlreadyExists",
     "TableNotFound",
 ]
-
-WriteMode = Literal["merge", "overwrite"]
-WRITE_MODES = ("merge", "overwrite")
 
 
 class Feature(NamedTuple):
@@ -118,9 +114,15 @@ class FeatureTable:
         return [f.name for f in self.features]
 
 
-class FeatureStoreClient:
+class FeatureStoreClient(TrainingMethods, OnlineMethods):
+    """The Databricks Feature Engineering client's calls. Table and grant calls are here; training sets
+    and models are in client_training.py, the online store in client_online.py."""
+
     def __init__(
-        self, spark: SparkSession | None = None, settings: Settings | None = None, principal: str | None = None
+        self,
+        spark: SparkSession | None = None,
+        settings: Settings | None = None,
+        principal: str | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings.from_env()
         self.principal = principal or self.settings.acting_principal
@@ -368,141 +370,6 @@ class FeatureStoreClient:
         self._require("delete_feature_table_tag", table)
         self.tables.unset_properties(table, [f"{TAG_PREFIX}{key}"])
 
-    # ----------------------------------------------------------------------------- training sets
-
-    def create_training_set(
-        self,
-        df: DataFrame,
-        feature_lookups: Sequence[FeatureLookup],
-        label: str | None,
-        exclude_columns: Sequence[str] | None = None,
-        record_feature_ts: Mapping[str, str] | None = None,
-    ) -> TrainingSet:
-        """df joined point-in-time to every lookup's table (feature_store/pit_join.py); `load_df()`.
-        record_feature_ts {table: column} also outputs the matched snapshot's feature_ts (leakage checks)."""
-        return self._training_set(
-            "create_training_set", df, feature_lookups, label, exclude_columns, record_feature_ts
-        )
-
-    def _training_set(
-        self,
-        operation: str,
-        df: DataFrame,
-        feature_lookups: Sequence[FeatureLookup],
-        label: str | None,
-        exclude_columns: Sequence[str] | None = None,
-        record_feature_ts: Mapping[str, str] | None = None,
-    ) -> TrainingSet:
-        def open_readable(name: str) -> tuple[FeatureTable, DataFrame]:
-            opened = self._open(name)  # TableNotFound before PermissionDenied, as for read_table
-            self._require(operation, opened[0].name)
-            return opened
-
-        return create_training_set(df, feature_lookups, label, exclude_columns, open_readable, record_feature_ts)
-
-    def log_model(
-        self,
-        model: Any,
-        artifact_path: str,
-        flavor: Any,
-        training_set: TrainingSet,
-        registered_model_name: str | None = None,
-        save_kwargs: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Log model with the feature spec of training_set (feature_store/models.py); MLflow ModelInfo."""
-        from feature_store import models  # MLflow is imported only by the calls that need it
-
-        self.settings.configure_mlflow()
-        return models.log_model(
-            model, artifact_path, flavor, training_set, registered_model_name, save_kwargs, **kwargs
-        )
-
-    def score_batch(self, model_uri: str, df: DataFrame, result_type: str = "double") -> DataFrame:
-        """df (keys, event times) joined point-in-time to the model's features, plus `prediction`."""
-        from feature_store import models
-
-        self.settings.configure_mlflow()
-        return models.score_batch(model_uri, df, functools.partial(self._training_set, "score_batch"), result_type)
-
-    # ----------------------------------------------------------------------------- online store
-
-    @property
-    def online_store(self) -> OnlineStore:
-        """The deployment's online store (FEATURE_STORE_ONLINE_STORE), opened on first use."""
-        if self._online_store is None:
-            self._online_store = self.settings.online_store_spec().open()
-        return self._online_store
-
-    def publish_table(
-        self,
-        name: str,
-        online_store_spec: OnlineStoreSpec | None = None,
-        filter_condition: str | None = None,
-        mode: WriteMode = "merge",
-        features: Sequence[str] | None = None,
-    ) -> PublishResult:
-        """Publish each key's latest row to the online store (default: the deployment's), from the Spark
-        executors. merge: monotonic by the timestamp key, so re-publishing or publishing an older state
-        never replaces newer values. overwrite: the store's copy of the table is dropped first."""
-        table = qualified(name)
-        if mode not in WRITE_MODES:
-            raise ValueError(f"{table}: mode must be one of {', '.join(WRITE_MODES)}, got {mode!r}")
-        if online_store_spec is not None and not isinstance(online_store_spec, OnlineStoreSpec):
-            raise TypeError(
-                f"{table}: online_store_spec must be an online store spec (SqliteStoreSpec, RedisStoreSpec, "
-                f"CosmosStoreSpec, AzureCosmosDBSpec), got {type(online_store_spec).__name__}"
-            )
-        described, _ = self._open(table)  # get_table's version and store lookup are not needed here
-        self._require("publish_table", table)
-        if len(described.timestamp_keys) > 1:
-            raise ValueError(
-                f"{table}: an online row has one timestamp; the table has {described.timestamp_keys}"
-            )
-        if features is not None:
-            unknown = sorted(set(as_list(features, "features")) - set(described.feature_names))
-            if unknown:
-                raise ValueError(
-                    f"{table}: unknown features {unknown}; the table has {described.feature_names}"
-                )
-        spec = online_store_spec or self.settings.online_store_spec()
-        if mode == "overwrite":
-            with spec.open() as store:
-                store.drop_table(table)
-        return publish_rows(
-            self.tables,
-            table,
-            described.primary_keys,
-            described.timestamp_keys[0] if described.timestamp_keys else None,
-            spec,
-            exclude=described.partition_columns,
-            filter_condition=filter_condition,
-            features=features,
-        )
-
-    def plan_online_lookup(self, feature_lookups: Sequence[FeatureLookup]) -> OnlineLookupPlan:
-        """Resolve lookups once (keys, features, types); serving holds the plan, the client caches it."""
-        cache_key = repr(list(feature_lookups))
-        plan = self._plans.get(cache_key)
-        if plan is None:
-            plan = self._plans[cache_key] = plan_online_lookup(list(feature_lookups), self.describe_table)
-        return plan
-
-    def get_online_features(
-        self,
-        feature_lookups: Sequence[FeatureLookup],
-        entity_rows: Sequence[Mapping[str, Any]],
-        online_store: OnlineStore | OnlineStoreSpec | None = None,
-    ) -> OnlineFeatures:
-        """The latest published features for each entity row, in one round trip to the store: values
-        (renamed, defaults where the key is missing), each table's feature_ts, and the missing tables."""
-        plan = self.plan_online_lookup(feature_lookups)
-        self._require("get_online_features", *plan.tables)
-        if isinstance(online_store, OnlineStoreSpec):
-            with online_store.open() as store:
-                return plan.execute(store, entity_rows)
-        return plan.execute(online_store or self.online_store, entity_rows)
-
     # ----------------------------------------------------------------------------- grants
 
     def sql(self, statement: str) -> GrantResult | list[Grant]:
@@ -511,15 +378,11 @@ class FeatureStoreClient:
         principal. Other SQL is refused: run queries with client.spark.sql on tables you may read."""
         return self.access.execute(statement, self.principal, self.tables.exists)
 
-    def audit_log(self, limit: int = 100, actor: str | None = None, action: str | None = None) -> list[AuditEntry]:
+    def audit_log(
+        self, limit: int = 100, actor: str | None = None, action: str | None = None
+    ) -> list[AuditEntry]:
         """Grants, revokes, drops and denials, newest first."""
         return self.access.audit_log(limit, actor, action)
-
-    def close(self) -> None:
-        """Close the online store connection, if one was opened (the SparkSession is shared, not closed)."""
-        if self._online_store is not None:
-            self._online_store.close()
-            self._online_store = None
 
     # ----------------------------------------------------------------------------- helpers
 

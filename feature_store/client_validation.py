@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
+from typing import Literal
 
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
@@ -18,6 +19,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, MapType, StructType
 
 from feature_store.feature_tables import TABLE_PROPERTIES_PREFIX
+
+WriteMode = Literal["merge", "overwrite"]
+WRITE_MODES = ("merge", "overwrite")
 
 PRIMARY_KEYS = f"{TABLE_PROPERTIES_PREFIX}primary_keys"
 TIMESTAMP_KEYS = f"{TABLE_PROPERTIES_PREFIX}timestamp_keys"
