@@ -1,7 +1,7 @@
-"""Grants as the serving endpoint sees them: every grant held in memory, re-read every `refresh_seconds`,
-so a request costs a set lookup rather than a database round trip. A GRANT or REVOKE reaches a running
-server within that interval. If a re-read fails the last grants stay in force (and the failure is
-logged); the server does not start without reading them once.
+"""Grants as the serving endpoint sees them: every grant held in memory, indexed by table, re-read by a
+background thread every `refresh_seconds`, so a request costs a dict lookup and never waits on the
+database. A GRANT or REVOKE reaches a running server within that interval. If a re-read fails the
+last grants stay in force (and the failure is logged); the server does not start without reading them.
 
 Denials are audited like the client's, by a writer thread, so a flood of refused requests never makes
 the event loop wait on the database; the writer drains its queue when the server stops.
@@ -12,13 +12,26 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from feature_store.governance import AccessConfig, AccessControl, AuditEntry, Grant, Privilege, Securable
 
 log = logging.getLogger("feature_store.serving")
-MAX_DECISIONS = 10_000
+MAX_DECISIONS = 10_000  # table names come from requests: bound the decision cache
+
+
+@dataclass
+class _Snapshot:
+    """One read of the grants; replaced whole by each refresh, so a request sees one read or the next."""
+
+    by_securable: dict[Securable, list[Grant]]
+    missing: dict[tuple[str, tuple[str, ...]], list[Securable]] = field(default_factory=dict)
+
+    def covering(self, securables: Sequence[Securable]) -> list[Grant]:
+        names = {s for t in securables for s in (t, Securable("SCHEMA", t.name.split(".")[0]))}
+        return [g for s in names for g in self.by_securable.get(s, ())]
 
 
 class ServingGrants:
@@ -30,50 +43,66 @@ class ServingGrants:
     ) -> None:
         self.access, self.refresh_seconds = access, refresh_seconds
         self._load_config = load_config  # membership changes are picked up with the grants
-        self._grants: list[Grant] = []
-        self._missing: dict[tuple[str, tuple[str, ...]], list[Securable]] = {}
-        self._read_at = float("-inf")
+        self._snapshot = _Snapshot({})
+        self._read_change = -1
+        self._stop = threading.Event()
+        self._refresher = threading.Thread(target=self._refresh_forever, name="grants-refresh", daemon=True)
         self._audit: queue.Queue[list[AuditEntry] | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write_audit, name="audit-writer", daemon=True)
 
     def start(self) -> None:
-        self.refresh()
+        self.refresh()  # raises: no serving without grants
         self._writer.start()
+        if self.refresh_seconds > 0:
+            self._refresher.start()
 
     def refresh(self) -> None:
+        """Re-read memberships, and the grants if any changed since the last read (a cheap query)."""
         if self._load_config is not None:
-            self.access.config = self._load_config()
-        self._grants = self.access.store.grants()
-        self._missing.clear()
-        self._read_at = time.monotonic()
+            config = self._load_config()
+            if config != self.access.config:
+                self.access.config = config
+                self._snapshot = _Snapshot(self._snapshot.by_securable)  # decisions depended on it
+        change = self.access.store.last_change()
+        if change == self._read_change:
+            return
+        by_securable: dict[Securable, list[Grant]] = defaultdict(list)
+        for grant in self.access.store.grants():
+            by_securable[grant.securable].append(grant)
+        self._snapshot, self._read_change = _Snapshot(dict(by_securable)), change
 
     def require_select(self, principal: str, tables: Sequence[str], operation: str) -> None:
         """PermissionDenied unless principal holds SELECT on every table. Decisions are kept until the
-        next re-read, so a request costs one dict lookup; each denied request is still audited."""
-        if time.monotonic() - self._read_at > self.refresh_seconds:
-            try:
-                self.refresh()
-            except Exception as exc:  # keep deciding with the last grants read
-                self._read_at = time.monotonic()  # and retry after the interval, not on every request
-                log.warning(
-                    "could not re-read grants, keeping the last ones: %s: %s", type(exc).__name__, exc
-                )
-        key = (principal, tuple(tables))
-        missing = self._missing.get(key)
+        next re-read; each denied request is still audited."""
+        snapshot, key = self._snapshot, (principal, tuple(tables))
+        missing = snapshot.missing.get(key)
         if missing is None:
-            if len(self._missing) > MAX_DECISIONS:  # table names come from requests: bound the memory
-                self._missing.clear()
+            if len(snapshot.missing) > MAX_DECISIONS:
+                snapshot.missing.clear()
             securables = [Securable.table(t) for t in tables]
-            missing = self._missing[key] = self.access.missing(
-                principal, Privilege.SELECT, securables, self._grants
+            missing = self.access.missing(
+                principal, Privilege.SELECT, securables, snapshot.covering(securables)
             )
+            snapshot.missing[key] = missing
         if missing:
             self.access.deny(principal, Privilege.SELECT, missing, operation, self._audit.put)
 
     def stop(self) -> None:
+        self._stop.set()
+        if self._refresher.is_alive():
+            self._refresher.join(timeout=10)
         if self._writer.is_alive():
             self._audit.put(None)
             self._writer.join(timeout=10)
+
+    def _refresh_forever(self) -> None:
+        while not self._stop.wait(self.refresh_seconds):
+            try:
+                self.refresh()
+            except Exception as exc:  # keep deciding with the last grants read
+                log.warning(
+                    "could not re-read grants, keeping the last ones: %s: %s", type(exc).__name__, exc
+                )
 
     def _write_audit(self) -> None:
         while (entries := self._audit.get()) is not None:
