@@ -175,9 +175,10 @@ class FeatureStoreClient(TrainingMethods, OnlineMethods):
         keys, timestamps = normalize_keys(primary_keys, timestamp_keys)
         partitions = as_list(partition_columns, "partition_columns")
         tags = check_tags(tags)
-        self._require("create_table", table)
         if self.tables.exists(table):
             raise self._already_exists(table)
+        self.access.forget_table(table, self.principal, "create_table")  # none left by an earlier table
+        self._require("create_table", table)
 
         target = schema if schema is not None else df.schema
         where = "schema" if schema is not None else "DataFrame"
@@ -350,8 +351,10 @@ class FeatureStoreClient(TrainingMethods, OnlineMethods):
         table = qualified(name)
         self._entry(table)  # refuse to delete raw or tile tables through the feature store API
         self._require("drop_table", table)
+        self.access.forget_table(
+            table, self.principal, "drop_table"
+        )  # first: if the drop fails, access fails closed
         self.tables.drop(table)
-        self.access.drop_table(table, self.principal)
 
     # ----------------------------------------------------------------------------- tags
 

@@ -6,7 +6,6 @@ for the engine, the CLI, the Dagster resources and the tests, so they all see th
 
 from __future__ import annotations
 
-import getpass
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +68,7 @@ class Settings:
             partitions_start_date=env.get("FEATURE_STORE_START_DATE", DEFAULT_START_DATE),
             online_store=env.get("FEATURE_STORE_ONLINE_STORE", "sqlite" if profile == "local" else "redis"),
             mlflow_uri=env.get("MLFLOW_TRACKING_URI") or None,
-            principal=env.get("FEATURE_STORE_PRINCIPAL") or getpass.getuser(),
+            principal=env.get("FEATURE_STORE_PRINCIPAL", ""),
             access_config=Path(env.get("FEATURE_STORE_ACCESS_CONFIG", home / "access.toml")).expanduser(),
             governance_uri=env.get("FEATURE_STORE_GOVERNANCE_URI") or None,
         )
@@ -99,7 +98,9 @@ class Settings:
 
     @property
     def acting_principal(self) -> str:
-        return self.principal or getpass.getuser()
+        from feature_store.governance.config import os_user
+
+        return self.principal or os_user()
 
     @property
     def governance_db_uri(self) -> str:
@@ -111,10 +112,11 @@ class Settings:
         return self.access_config or self.home / "access.toml"
 
     def access_control(self) -> AccessControl:
-        from feature_store.governance import AccessConfig, AccessControl, GrantStore
+        from feature_store.governance import AccessControl, ConfigFile, GrantStore
 
-        config = AccessConfig.load(self.access_config_path, self.profile)
-        return AccessControl(config, GrantStore(self.governance_db_uri))
+        return AccessControl(
+            ConfigFile(self.access_config_path, self.profile), GrantStore(self.governance_db_uri)
+        )
 
     @property
     def dagster_home(self) -> Path:

@@ -1,7 +1,7 @@
 """Grants on feature tables: statements, principals, persisted grants with an audit log, decisions."""
 
 from feature_store.governance.access import REQUIRED, AccessControl, GrantResult, PermissionDenied, holds
-from feature_store.governance.config import AccessConfig, AccessConfigError
+from feature_store.governance.config import AccessConfig, AccessConfigError, ConfigFile
 from feature_store.governance.statements import (
     GrantChange,
     GrantSyntaxError,
@@ -11,7 +11,7 @@ from feature_store.governance.statements import (
     parse_statement,
     split_statements,
 )
-from feature_store.governance.store import AuditEntry, Grant, GrantStore
+from feature_store.governance.store import AuditEntry, GovernanceUnavailable, Grant, GrantStore
 
 __all__ = [
     "REQUIRED",
@@ -19,6 +19,8 @@ __all__ = [
     "AccessConfigError",
     "AccessControl",
     "AuditEntry",
+    "ConfigFile",
+    "GovernanceUnavailable",
     "Grant",
     "GrantChange",
     "GrantResult",

@@ -7,7 +7,8 @@ The rule (one function, `holds`, used by the client and the serving endpoint ali
 - nothing else: no grant, no access (default deny).
 
 What each operation needs is `REQUIRED` below. GRANT and REVOKE need ALL PRIVILEGES on the securable,
-so holding MODIFY never lets anyone hand out access. Catalog metadata (list_tables, get_table, describe)
+so holding MODIFY never lets anyone hand out access; publish_table needs SELECT as well as MODIFY,
+since it copies the rows to a store the caller may name. Catalog metadata (list_tables, get_table, describe)
 stays visible to everyone, so people can find a table and ask for access to its rows.
 
 This is enforcement at the feature store's API: the client, the CLI and the serving endpoint. It does
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from feature_store.delta_tables import TableNotFound
-from feature_store.governance.config import AccessConfig
+from feature_store.governance.config import AccessConfig, ConfigFile
 from feature_store.governance.statements import (
     GrantChange,
     Privilege,
@@ -35,20 +36,20 @@ from feature_store.governance.store import AuditEntry, Grant, GrantStore, now
 
 SELECT, MODIFY, ALL = Privilege.SELECT, Privilege.MODIFY, Privilege.ALL_PRIVILEGES
 
-REQUIRED: dict[str, Privilege] = {
-    "read_table": SELECT,
-    "create_training_set": SELECT,
-    "score_batch": SELECT,
-    "get_online_features": SELECT,
-    "serving": SELECT,
-    "create_table": MODIFY,
-    "write_table": MODIFY,
-    "publish_table": MODIFY,
-    "set_feature_table_tag": MODIFY,
-    "delete_feature_table_tag": MODIFY,
-    "drop_table": ALL,
-    "GRANT": ALL,
-    "REVOKE": ALL,
+REQUIRED: dict[str, tuple[Privilege, ...]] = {  # every one of them, on every table the call touches
+    "read_table": (SELECT,),
+    "create_training_set": (SELECT,),
+    "score_batch": (SELECT,),
+    "get_online_features": (SELECT,),
+    "serving": (SELECT,),
+    "create_table": (MODIFY,),
+    "write_table": (MODIFY,),
+    "publish_table": (SELECT, MODIFY),
+    "set_feature_table_tag": (MODIFY,),
+    "delete_feature_table_tag": (MODIFY,),
+    "drop_table": (ALL,),
+    "GRANT": (ALL,),
+    "REVOKE": (ALL,),
 }
 
 
@@ -104,28 +105,39 @@ class GrantResult:
 
 
 class AccessControl:
-    def __init__(self, config: AccessConfig, store: GrantStore) -> None:
-        self.config, self.store = config, store
+    def __init__(self, config: AccessConfig | ConfigFile, store: GrantStore) -> None:
+        self._config, self.store = config, store
+
+    @property
+    def config(self) -> AccessConfig:
+        """The principals: fixed, or access.toml as it is now (re-read when it changes)."""
+        return self._config.get() if isinstance(self._config, ConfigFile) else self._config
 
     # ----------------------------------------------------------------------------- decisions
 
     def require(self, principal: str, operation: str, tables: Sequence[str] | Sequence[Securable]) -> None:
         """Raise PermissionDenied (and audit it) unless principal holds what operation needs on every table."""
         securables = [t if isinstance(t, Securable) else Securable.table(t) for t in tables]
-        if not securables or self.config.is_admin(principal):
+        config = self.config
+        if not securables or config.is_admin(principal):
             return
-        privilege = REQUIRED[operation]
-        grants = self.store.grants(_covering(securables), self.config.identities(principal))
-        missing = self.missing(principal, privilege, securables, grants)
-        if missing:
-            self.deny(principal, privilege, missing, operation, self.store.record)
+        grants = self.store.grants(_covering(securables), config.identities(principal))
+        for privilege in REQUIRED[operation]:
+            missing = self.missing(principal, privilege, securables, grants, config)
+            if missing:
+                self.deny(principal, privilege, missing, operation, self.store.record)
 
     def missing(
-        self, principal: str, privilege: Privilege, securables: Sequence[Securable], grants: Iterable[Grant]
+        self,
+        principal: str,
+        privilege: Privilege,
+        securables: Sequence[Securable],
+        grants: Iterable[Grant],
+        config: AccessConfig | None = None,
     ) -> list[Securable]:
         """The securables on which principal lacks privilege, given (at least) the grants covering them."""
-        grants = list(grants)
-        return [s for s in securables if not holds(self.config, grants, principal, privilege, s)]
+        grants, config = list(grants), config or self.config
+        return [s for s in securables if not holds(config, grants, principal, privilege, s)]
 
     @staticmethod
     def deny(
@@ -159,11 +171,11 @@ class AccessControl:
         securable = statement.securable
         if securable.kind == "TABLE" and not table_exists(securable.name):
             raise TableNotFound(f"{securable} does not exist, in: {statement.text}")
-        if isinstance(statement, ShowGrants):
+        if isinstance(statement, ShowGrants):  # with the schema's grants: they reach the table too
             principals = None if statement.principal is None else [statement.principal]
-            return self.store.grants([securable], principals)
+            return self.store.grants(_covering([securable]), principals)
         unknown = [p for p in statement.principals if not self.config.is_known(p)]
-        if unknown:
+        if unknown and statement.action == "GRANT":  # REVOKE must still reach someone since removed
             raise ValueError(
                 f"unknown principal(s) {unknown}: not an admin, group, group member or user in the access "
                 f"configuration ({self.config.source}), in: {statement.text}"
@@ -192,8 +204,10 @@ class AccessControl:
                     )
         return notes
 
-    def drop_table(self, table: str, actor: str) -> None:
-        self.store.drop(Securable.table(table), actor, "drop_table")
+    def forget_table(self, table: str, actor: str, operation: str) -> None:
+        """Remove every grant on a table that is being dropped, or created under a name whose grants a
+        failed drop left behind: a table never inherits the grants of an earlier one of its name."""
+        self.store.drop(Securable.table(table), actor, operation)
 
     def audit_log(
         self, limit: int = 100, actor: str | None = None, action: str | None = None

@@ -12,12 +12,15 @@
 Membership is configuration, not a statement: the identity provider (Entra ID, SCIM) owns it, and a
 deployment renders this file from there. Without a file, a local install has one admin, the OS user
 running it (so a laptop works as before); the azure profile has none, so nothing is readable until the
-file exists.
+file exists. `ConfigFile` re-reads the file when it changes, so long-lived clients and servers follow
+membership changes; a file that turns malformed or disappears leaves the last good one in force.
 """
 
 from __future__ import annotations
 
 import getpass
+import logging
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from feature_store.governance.statements import PRINCIPAL
+
+log = logging.getLogger("feature_store.governance")
+
+
+def os_user() -> str:
+    """The OS user's name; containers without a passwd entry get their uid rather than a KeyError."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
 
 
 class AccessConfigError(ValueError):
@@ -42,9 +55,7 @@ class AccessConfig:
     def load(cls, path: Path, profile: str = "local") -> AccessConfig:
         if not path.exists():
             if profile == "local":
-                return cls(
-                    admins=frozenset({getpass.getuser()}), source=f"default (no {path}): the OS user is admin"
-                )
+                return cls(admins=frozenset({os_user()}), source=f"default (no {path}): the OS user is admin")
             return cls(source=f"default (no {path}): no admins")
         try:
             raw = tomllib.loads(path.read_text())
@@ -106,3 +117,33 @@ def _principal(value: Any, source: str, where: str) -> str:
             f"{source}: {where}: {value!r} is not a principal name (letters, digits and _ . @ + -)"
         )
     return value
+
+
+class ConfigFile:
+    """access.toml, re-read when its modification time or size changes (one stat per check)."""
+
+    def __init__(self, path: Path, profile: str = "local") -> None:
+        self.path, self.profile = path, profile
+        self._stamp = self._stat()
+        self._config = AccessConfig.load(path, profile)  # a malformed file at start is an error
+
+    def get(self) -> AccessConfig:
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return self._config
+        self._stamp = stamp  # whatever happens below, don't retry until the file changes again
+        if stamp is None:
+            log.error("%s disappeared; keeping the access configuration read before", self.path)
+            return self._config
+        try:
+            self._config = AccessConfig.load(self.path, self.profile)
+        except (AccessConfigError, OSError) as exc:
+            log.error("keeping the previous access configuration: %s", exc)
+        return self._config
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_size

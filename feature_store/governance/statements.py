@@ -21,7 +21,9 @@ from typing import Literal
 from feature_store.delta_tables import qualified
 
 SecurableKind = Literal["TABLE", "SCHEMA"]
-PRINCIPAL = re.compile(r"[A-Za-z0-9_.@+\-]+")
+# Bare principals are one word; quoted ones may have inner spaces (Entra group names: `Data Scientists`).
+PRINCIPAL = re.compile(r"[A-Za-z0-9_.@+\-]+(?: [A-Za-z0-9_.@+\-]+)*")
+UNSUPPORTED_SECURABLES = {"CATALOG", "VIEW", "FUNCTION", "VOLUME", "MODEL", "CONNECTION", "EXTERNAL", "SHARE"}
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A backtick-quoted name (`` doubles a backtick), a bare word (dots included: they split names),
 # or one punctuation character.
@@ -196,10 +198,31 @@ class _Parser:
                 return tuple(dict.fromkeys(found))
 
     def securable(self) -> Securable:
+        token = self.peek()
+        following = self.tokens[self.at + 1] if self.at + 1 < len(self.tokens) else None
+        if (
+            token is not None
+            and token.keyword in UNSUPPORTED_SECURABLES
+            and following is not None
+            and following.kind != "punct"
+            and following.keyword not in {"TO", "FROM"}  # a table called `catalog` is still a table
+        ):
+            raise GrantSyntaxError(
+                f"{token.text} privileges are not supported: grants here are ON TABLE schema.table or ON "
+                f"SCHEMA schema, in: {self.text}"
+            )
         kind: SecurableKind = "SCHEMA" if self.accept("SCHEMA") else "TABLE"
         if kind == "TABLE":
             self.accept("TABLE")
         group = self.adjacent_group(f"a {kind.lower()} name")
+        for before, after in zip(group, group[1:], strict=False):
+            if (before.kind == "quoted" and not after.text.startswith(".")) or (
+                after.kind == "quoted" and not before.text.endswith(".")
+            ):
+                raise GrantSyntaxError(
+                    f"{''.join(t.text for t in group)!r}: a `quoted` name part must be separated from the "
+                    f"next by '.', in: {self.text}"
+                )
         parts, current = [], ""
         for token in group:
             if token.kind == "quoted":
@@ -234,7 +257,8 @@ class _Parser:
         name = "".join(t.text[1:-1].replace("``", "`") if t.kind == "quoted" else t.text for t in group)
         if not PRINCIPAL.fullmatch(name):
             raise GrantSyntaxError(
-                f"{name!r} is not a principal name: use letters, digits and _ . @ + -, in: {self.text}"
+                f"{name!r} is not a principal name: use letters, digits and _ . @ + - (and single inner "
+                f"spaces inside backticks), in: {self.text}"
             )
         return name
 

@@ -9,13 +9,14 @@ audit row in the same transaction as the change, so there is no change without i
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from feature_store.governance.statements import GrantChange, Privilege, Securable
 
@@ -52,11 +53,32 @@ _COVERING_QUERY = sa.select(_grants).where(
 )
 
 
-# Every change of the grants writes one of these audit rows in its transaction, so the newest such row
-# id tells a reader whether anything changed since it last looked.
-_CHANGES = ("GRANT", "REVOKE", "DROP")
-_audit_changes = sa.Index("feature_store_audit_log_by_action", _audit.c.action, _audit.c.id)
-_LAST_CHANGE_QUERY = sa.select(sa.func.max(_audit.c.id)).where(_audit.c.action.in_(_CHANGES))
+# One row, incremented by every transaction that changes the grants: the serving endpoint polls it to
+# know when to re-read them. A counter, not the newest audit id: ids are handed out at insert, not at
+# commit, so on a shared database a change could commit after a reader had seen a larger id.
+_version = sa.Table(
+    "feature_store_grants_version",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+_BUMP = _version.update().where(_version.c.id == 1).values(version=_version.c.version + 1)
+_VERSION_QUERY = sa.select(_version.c.version).where(_version.c.id == 1)
+
+
+class GovernanceUnavailable(RuntimeError):
+    """The grants database can't be reached or used; names it (without its password)."""
+
+
+@contextmanager
+def _database(uri: str) -> Iterator[None]:
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise GovernanceUnavailable(
+            f"the grants database {uri} (FEATURE_STORE_GOVERNANCE_URI) failed: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from exc
 
 
 class Grant(NamedTuple):
@@ -84,14 +106,21 @@ def now() -> str:
 
 class GrantStore:
     def __init__(self, uri: str) -> None:
-        if uri.startswith("sqlite:///"):
-            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            # Writers wait for each other instead of failing with "database is locked".
-            self.engine = sa.create_engine(uri, connect_args={"timeout": 30})
-        else:
-            self.engine = sa.create_engine(uri, pool_pre_ping=True)
-        self.uri = self.engine.url.render_as_string(hide_password=True)
-        _metadata.create_all(self.engine)  # idempotent
+        with _database(uri):
+            if uri.startswith("sqlite:///"):
+                Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                # Writers wait for each other instead of failing with "database is locked".
+                self.engine = sa.create_engine(uri, connect_args={"timeout": 30})
+            else:
+                self.engine = sa.create_engine(uri, pool_pre_ping=True)
+            self.uri = self.engine.url.render_as_string(hide_password=True)
+            _metadata.create_all(self.engine)  # idempotent
+            try:
+                with self.engine.begin() as connection:
+                    if connection.execute(_VERSION_QUERY).first() is None:
+                        connection.execute(_version.insert().values(id=1, version=0))
+            except IntegrityError:  # another process created the row first
+                pass
 
     def grants(
         self, securables: Collection[Securable] | None = None, principals: Collection[str] | None = None
@@ -106,7 +135,7 @@ class GrantStore:
                 query = query.where(_grants.c.securable.in_(sorted({s.name for s in securables})))
             if principals is not None:
                 query = query.where(_grants.c.principal.in_(sorted(principals)))
-        with self.engine.connect() as connection:
+        with _database(self.uri), self.engine.connect() as connection:
             rows = connection.execute(query, params).all()
         found = [
             Grant(r.principal, Privilege(r.privilege), Securable(r.securable_kind, r.securable), r.granted_by,
@@ -115,26 +144,28 @@ class GrantStore:
         ]  # fmt: skip
         return [g for g in found if securables is None or g.securable in securables]
 
-    def last_change(self) -> int:
-        """A number that grows with every GRANT, REVOKE and drop: cheaper to poll than the grants."""
-        with self.engine.connect() as connection:
-            return connection.execute(_LAST_CHANGE_QUERY).scalar() or 0
+    def version(self) -> int:
+        """A number that grows with every change of the grants: cheaper to poll than the grants."""
+        with _database(self.uri), self.engine.connect() as connection:
+            return connection.execute(_VERSION_QUERY).scalar() or 0
 
     def apply(self, change: GrantChange, actor: str, operation: str = "sql") -> list[Grant]:
         """Carry out a GRANT or REVOKE with its audit row, in one transaction; returns the grants that
         were added or removed (an idempotent repeat returns [])."""
         for attempt in range(2):
             try:
-                with self.engine.begin() as connection:
+                with _database(self.uri), self.engine.begin() as connection:
                     changed = self._apply(connection, change, actor)
+                    if changed:
+                        connection.execute(_BUMP)
                     summary = ", ".join(f"{g.privilege} to {g.principal}" for g in changed) or "no change"
                     connection.execute(_audit.insert().values(self._audit_row(
                         actor, change.action, ", ".join(change.privileges), str(change.securable),
                         ", ".join(change.principals), operation, f"{change.text} -- {summary}",
                     )))  # fmt: skip
                 return changed
-            except IntegrityError:  # a concurrent GRANT inserted the same row first: re-read and retry
-                if attempt:
+            except GovernanceUnavailable as exc:  # a concurrent GRANT inserted the same row first: retry
+                if attempt or not isinstance(exc.__cause__, IntegrityError):
                     raise
         raise AssertionError("unreachable")
 
@@ -181,15 +212,18 @@ class GrantStore:
         return removed
 
     def drop(self, securable: Securable, actor: str, operation: str) -> list[Grant]:
-        """Remove every grant on a dropped table (a new table of the same name starts with none)."""
-        with self.engine.begin() as connection:
+        """Remove every grant on a table; audited when it is a drop or when grants were removed."""
+        with _database(self.uri), self.engine.begin() as connection:
             on = (_grants.c.securable_kind == securable.kind) & (_grants.c.securable == securable.name)
             rows = connection.execute(sa.select(_grants).where(on)).all()
-            connection.execute(_grants.delete().where(on))
-            detail = ", ".join(f"{r.privilege} of {r.principal}" for r in rows) or "no grants"
-            connection.execute(_audit.insert().values(self._audit_row(
-                actor, "DROP", "ALL PRIVILEGES", str(securable), "", operation, f"dropped; removed {detail}"
-            )))  # fmt: skip
+            if rows:
+                connection.execute(_grants.delete().where(on))
+                connection.execute(_BUMP)
+            if rows or operation == "drop_table":
+                detail = ", ".join(f"{r.privilege} of {r.principal}" for r in rows) or "no grants"
+                connection.execute(_audit.insert().values(self._audit_row(
+                    actor, "DROP", "ALL PRIVILEGES", str(securable), "", operation, f"removed {detail}"
+                )))  # fmt: skip
         return [
             Grant(r.principal, Privilege(r.privilege), securable, r.granted_by, r.granted_at) for r in rows
         ]
@@ -197,7 +231,7 @@ class GrantStore:
     def record(self, entries: Iterable[AuditEntry]) -> None:
         rows = [entry._asdict() for entry in entries]
         if rows:
-            with self.engine.begin() as connection:
+            with _database(self.uri), self.engine.begin() as connection:
                 connection.execute(_audit.insert(), rows)
 
     def audit_log(
@@ -209,7 +243,7 @@ class GrantStore:
             query = query.where(_audit.c.actor == actor)
         if action is not None:
             query = query.where(_audit.c.action == action.upper())
-        with self.engine.connect() as connection:
+        with _database(self.uri), self.engine.connect() as connection:
             return [AuditEntry(*row) for row in connection.execute(query.limit(limit)).all()]
 
     @staticmethod

@@ -61,7 +61,6 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from feature_store.governance import AccessConfig
     from feature_store.online.specs import RedisStoreSpec
     from feature_store.serving.app import Limits, create_app
     from feature_store.serving.auth import TokenAuthenticator
@@ -83,11 +82,7 @@ def run_serve(args: argparse.Namespace) -> int:
         ModelWatcher(refs, poll_seconds=args.poll_seconds),
         spec,
         TokenAuthenticator.from_config(args.tokens_file),
-        ServingGrants(
-            settings.access_control(),
-            args.grants_refresh_seconds,
-            load_config=lambda: AccessConfig.load(settings.access_config_path, settings.profile),
-        ),
+        ServingGrants(settings.access_control(), args.grants_refresh_seconds),
         Limits(max_body_bytes=args.max_body_bytes, max_records=args.max_records),
     )
     uvicorn.run(

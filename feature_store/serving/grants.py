@@ -1,10 +1,13 @@
-"""Grants as the serving endpoint sees them: every grant held in memory, indexed by table, re-read by a
-background thread every `refresh_seconds`, so a request costs a dict lookup and never waits on the
-database. A GRANT or REVOKE reaches a running server within that interval. If a re-read fails the
-last grants stay in force (and the failure is logged); the server does not start without reading them.
+"""Grants as the serving endpoint sees them: every grant held in memory, indexed by table, so a request
+costs a dict lookup and never waits on the database. A background thread polls the grants' version
+counter every `refresh_seconds` and re-reads them after a change; memberships follow access.toml as it
+changes. A GRANT or REVOKE therefore reaches a running server within that interval. If the database
+can't be read the last grants stay in force (and the failure is logged); the server does not start
+without reading them once.
 
 Denials are audited like the client's, by a writer thread, so a flood of refused requests never makes
-the event loop wait on the database; the writer drains its queue when the server stops.
+the event loop wait on the database. Its queue is bounded: what overflows, or arrives after stop, goes
+to the log instead. The writer drains the queue when the server stops.
 """
 
 from __future__ import annotations
@@ -13,20 +16,22 @@ import logging
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from feature_store.governance import AccessConfig, AccessControl, AuditEntry, Grant, Privilege, Securable
 
 log = logging.getLogger("feature_store.serving")
 MAX_DECISIONS = 10_000  # table names come from requests: bound the decision cache
+MAX_QUEUED_AUDIT = 10_000
 
 
 @dataclass
 class _Snapshot:
-    """One read of the grants; replaced whole by each refresh, so a request sees one read or the next."""
+    """One read of the grants and the memberships the decisions were made with; replaced whole."""
 
     by_securable: dict[Securable, list[Grant]]
+    config: AccessConfig | None = None
     missing: dict[tuple[str, tuple[str, ...]], list[Securable]] = field(default_factory=dict)
 
     def covering(self, securables: Sequence[Securable]) -> list[Grant]:
@@ -35,19 +40,13 @@ class _Snapshot:
 
 
 class ServingGrants:
-    def __init__(
-        self,
-        access: AccessControl,
-        refresh_seconds: float = 5.0,
-        load_config: Callable[[], AccessConfig] | None = None,
-    ) -> None:
+    def __init__(self, access: AccessControl, refresh_seconds: float = 5.0) -> None:
         self.access, self.refresh_seconds = access, refresh_seconds
-        self._load_config = load_config  # membership changes are picked up with the grants
         self._snapshot = _Snapshot({})
-        self._read_change = -1
+        self._version = -1
         self._stop = threading.Event()
         self._refresher = threading.Thread(target=self._refresh_forever, name="grants-refresh", daemon=True)
-        self._audit: queue.Queue[list[AuditEntry] | None] = queue.Queue()
+        self._audit: queue.Queue[list[AuditEntry] | None] = queue.Queue(MAX_QUEUED_AUDIT)
         self._writer = threading.Thread(target=self._write_audit, name="audit-writer", daemon=True)
 
     def start(self) -> None:
@@ -57,35 +56,33 @@ class ServingGrants:
             self._refresher.start()
 
     def refresh(self) -> None:
-        """Re-read memberships, and the grants if any changed since the last read (a cheap query)."""
-        if self._load_config is not None:
-            config = self._load_config()
-            if config != self.access.config:
-                self.access.config = config
-                self._snapshot = _Snapshot(self._snapshot.by_securable)  # decisions depended on it
-        change = self.access.store.last_change()
-        if change == self._read_change:
+        """Re-read the grants if their version moved (one small query when it did not)."""
+        version = self.access.store.version()
+        if version == self._version:
             return
         by_securable: dict[Securable, list[Grant]] = defaultdict(list)
         for grant in self.access.store.grants():
             by_securable[grant.securable].append(grant)
-        self._snapshot, self._read_change = _Snapshot(dict(by_securable)), change
+        self._snapshot, self._version = _Snapshot(dict(by_securable)), version
 
     def require_select(self, principal: str, tables: Sequence[str], operation: str) -> None:
         """PermissionDenied unless principal holds SELECT on every table. Decisions are kept until the
-        next re-read; each denied request is still audited."""
-        snapshot, key = self._snapshot, (principal, tuple(tables))
+        grants or the memberships change; each denied request is still audited."""
+        snapshot, config = self._snapshot, self.access.config
+        if snapshot.config is not config:  # access.toml changed (or first use): decide afresh
+            snapshot = self._snapshot = _Snapshot(snapshot.by_securable, config)
+        key = (principal, tuple(tables))
         missing = snapshot.missing.get(key)
         if missing is None:
             if len(snapshot.missing) > MAX_DECISIONS:
                 snapshot.missing.clear()
             securables = [Securable.table(t) for t in tables]
             missing = self.access.missing(
-                principal, Privilege.SELECT, securables, snapshot.covering(securables)
+                principal, Privilege.SELECT, securables, snapshot.covering(securables), config
             )
             snapshot.missing[key] = missing
         if missing:
-            self.access.deny(principal, Privilege.SELECT, missing, operation, self._audit.put)
+            self.access.deny(principal, Privilege.SELECT, missing, operation, self._enqueue)
 
     def stop(self) -> None:
         self._stop.set()
@@ -94,6 +91,14 @@ class ServingGrants:
         if self._writer.is_alive():
             self._audit.put(None)
             self._writer.join(timeout=10)
+
+    def _enqueue(self, entries: list[AuditEntry]) -> None:
+        try:
+            if self._stop.is_set():
+                raise queue.Full
+            self._audit.put_nowait(entries)
+        except queue.Full:  # the database is behind (or gone): the log keeps the record
+            log.error("audit queue full or closed; denials: %s", [e._asdict() for e in entries])
 
     def _refresh_forever(self) -> None:
         while not self._stop.wait(self.refresh_seconds):

@@ -40,14 +40,23 @@ def test_the_seed_grant_in_every_accepted_spelling(text: str) -> None:
 
 
 def test_all_privileges_lists_and_several_principals() -> None:
-    seed = parse_statement("GRANT ALL PRIVILEGES ON TABLE feature_store.customer_features TO `feature-engineers`;")
+    seed = parse_statement(
+        "GRANT ALL PRIVILEGES ON TABLE feature_store.customer_features TO `feature-engineers`;"
+    )
     assert seed.privileges == (Privilege.ALL_PRIVILEGES,)
     assert seed.principals == ("feature-engineers",)
-    both = parse_statement("GRANT SELECT, MODIFY ON feature_store.x TO alice@example.com, `bob`, alice@example.com")
+    both = parse_statement(
+        "GRANT SELECT, MODIFY ON feature_store.x TO alice@example.com, `bob`, alice@example.com"
+    )
     assert both.privileges == (Privilege.SELECT, Privilege.MODIFY)
     assert both.principals == ("alice@example.com", "bob")  # duplicates collapse
     assert parse_statement("GRANT ALL ON x TO a").privileges == (Privilege.ALL_PRIVILEGES,)
     assert parse_statement("GRANT ALL ON x TO a").securable == Securable("TABLE", "default.x")
+
+
+def test_quoted_principals_may_have_inner_spaces_and_a_table_may_be_called_catalog() -> None:
+    assert parse_statement("GRANT SELECT ON a.b TO `Data Scientists`").principals == ("Data Scientists",)
+    assert parse_statement("GRANT SELECT ON catalog TO x").securable == Securable("TABLE", "default.catalog")
 
 
 def test_revoke_schema_grants_and_show_grants() -> None:
@@ -81,10 +90,14 @@ def test_revoke_schema_grants_and_show_grants() -> None:
         ("GRANT SELECT ON TABLE a..b TO x", "is not a table name"),
         ("GRANT SELECT ON SCHEMA a.b TO x", "is not a schema name"),
         ("GRANT SELECT ON TABLE a.b TO `x", "unterminated `quoted name`"),
-        ("GRANT SELECT ON TABLE a.b TO `x y`", "'x y' is not a principal name"),
+        ("GRANT SELECT ON TABLE a.b TO `x/y`", "'x/y' is not a principal name"),
         ("GRANT SELECT ON TABLE a.b TO (x)", "unexpected character '('"),
         ("GRANT SELECT ON TABLE a.b TO x; GRANT SELECT ON TABLE a.b TO y", "expected ',' between principals"),
         ("SHOW GRANTS alice", "expected ON after the principal 'alice'"),
+        ("GRANT SELECT ON a.`b`x TO y", "a `quoted` name part must be separated from the next by '.'"),
+        ("GRANT SELECT ON `a`b TO y", "a `quoted` name part must be separated"),
+        ("GRANT SELECT ON CATALOG main TO y", "CATALOG privileges are not supported"),
+        ("GRANT SELECT ON VIEW a.b TO y", "VIEW privileges are not supported"),
     ],
 )
 def test_malformed_statements_name_the_problem(text: str, message: str) -> None:
@@ -118,7 +131,9 @@ def _quoted(name: str, draw_quote: bool) -> str:
     table_keyword=st.booleans(),
     upper=st.booleans(),
 )
-def test_rendered_statements_parse_back(action, privileges, schema, table, principals, quote, table_keyword, upper):
+def test_rendered_statements_parse_back(
+    action, privileges, schema, table, principals, quote, table_keyword, upper
+):
     """Any statement we can write down parses to what was written, however it is quoted and cased."""
     words = lambda s: s if upper else s.lower()  # noqa: E731
     text = (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from feature_store.governance import AccessConfig, AccessControl, GrantStore, PermissionDenied
+from feature_store.governance import AccessControl, ConfigFile, GrantStore, PermissionDenied
 from feature_store.serving.grants import ServingGrants
 
 TABLES = ["fs.customers", "fs.products"]
@@ -18,8 +18,8 @@ TABLES = ["fs.customers", "fs.products"]
 def setup(tmp_path: Path):
     path = tmp_path / "access.toml"
     path.write_text('admins = ["admin"]\nusers = ["svc"]\n[groups]\nreaders = []\n')
-    access = AccessControl(AccessConfig.load(path), GrantStore(f"sqlite:///{tmp_path / 'gov.db'}"))
-    grants = ServingGrants(access, refresh_seconds=0, load_config=lambda: AccessConfig.load(path))
+    access = AccessControl(ConfigFile(path), GrantStore(f"sqlite:///{tmp_path / 'gov.db'}"))
+    grants = ServingGrants(access, refresh_seconds=0)
     grants.start()
     yield access, grants, path
     grants.stop()
@@ -38,7 +38,8 @@ def test_changes_reach_the_server_at_the_next_refresh(setup) -> None:
     with pytest.raises(PermissionDenied):  # svc is not a reader yet: memberships come from the file
         grants.require_select("svc", TABLES, "serving m")
     path.write_text('admins = ["admin"]\nusers = ["svc"]\n[groups]\nreaders = ["svc"]\n')
-    grants.refresh()
+    grants.require_select("svc", TABLES, "serving m")  # memberships apply without waiting for a refresh
+    path.write_text("admins = [")  # a broken edit keeps the last good configuration in force
     grants.require_select("svc", TABLES, "serving m")
     run(access, "REVOKE SELECT ON SCHEMA fs FROM readers")
     grants.require_select("svc", TABLES, "serving m")  # decided from memory until the next refresh
