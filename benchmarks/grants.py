@@ -64,7 +64,7 @@ def main() -> int:
     serving.refresh()
 
     def reload() -> None:
-        serving._read_change = -1  # as if a GRANT had just been made
+        serving._version = -1  # as if a GRANT had just been made
         serving.refresh()
 
     def reread() -> None:
