@@ -1,4 +1,5 @@
-"""The dev/test service launcher: redis-server, the Cosmos DB protocol server and Azurite on 127.0.0.1.
+"""The dev/test service launcher: redis-server, the Cosmos DB protocol server, Azurite and PostgreSQL
+on 127.0.0.1.
 
 Stdlib only, so `scripts/services.py`, CI and the test fixtures can all use it before the project's
 dependencies matter. It installs nothing: `scripts/install_services.sh` puts `redis-server` (Debian)
@@ -9,6 +10,11 @@ and the pinned npm packages under `<root>/node_modules`.
 | redis   | 6390         | `redis-server --bind 127.0.0.1 --port P --save '' --appendonly no`      |
 | cosmos  | 8081         | `node -e "require('@vercel/cosmosdb-server').createHttpServer({keepAlive: true}).listen(P, '127.0.0.1')"` |
 | azurite | 10000        | `azurite-blob --blobHost 127.0.0.1 --blobPort P --location D --disableTelemetry --skipApiVersionCheck` |
+| postgres| 5440         | `postgres -D <tmp>/featurestore-postgres-P -h 127.0.0.1 -p P` after `initdb --auth=trust` |
+
+PostgreSQL (Debian's package; the grants store's second backend) refuses to run as root, so as root it
+runs as the `postgres` system user, with its throwaway cluster under the temp dir (test dirs are private
+to root); `stop` deletes that cluster. Durability is off (fsync, synchronous_commit): test data only.
 
 Redis sits on 6390, not 6379, so it never collides with a system redis. The Cosmos server speaks plain
 HTTP (the CLI's `--no-ssl`; we call its `createHttpServer` to also get keep-alive) on 8081, the official
@@ -25,17 +31,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 HOST = "127.0.0.1"
-DEFAULT_PORTS = {"redis": 6390, "cosmos": 8081, "azurite": 10000}
+DEFAULT_PORTS = {"redis": 6390, "cosmos": 8081, "azurite": 10000, "postgres": 5440}
+POSTGRES_USER = "featurestore"  # the cluster's superuser; trust authentication on loopback
 SERVICES = tuple(DEFAULT_PORTS)
 # The Cosmos emulator's well-known account key: the protocol server accepts any key, the SDK wants base64.
 COSMOS_EMULATOR_KEY = (
@@ -64,6 +73,8 @@ class Service:
             return f"redis://{self.host}:{self.port}/0"
         if self.name == "azurite":
             return f"http://{self.host}:{self.port}/devstoreaccount1"
+        if self.name == "postgres":
+            return f"postgresql+psycopg://{POSTGRES_USER}@{self.host}:{self.port}/postgres"
         return f"http://{self.host}:{self.port}/"
 
 
@@ -115,7 +126,36 @@ def command(name: str, root: Path, port: int, host: str = HOST, state: Path | No
         data.mkdir(parents=True, exist_ok=True)
         return [str(exe), "--blobHost", host, "--blobPort", str(port), "--location", str(data),
                 "--disableTelemetry", "--skipApiVersionCheck"]  # fmt: skip
+    if name == "postgres":
+        return _postgres_command(port, host, state)
     raise ServiceError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+
+
+def _postgres_data(port: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"featurestore-postgres-{port}"
+
+
+def _postgres_command(port: int, host: str, state: Path) -> list[str]:
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
+    if not binaries:
+        raise ServiceError("PostgreSQL is not installed: run scripts/install_services.sh")
+    bin_dir = binaries[-1].parent
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    data = _postgres_data(port)
+    shutil.rmtree(data, ignore_errors=True)  # a cluster left by a killed run: nothing listens on its port
+    data.mkdir(mode=0o700)
+    if as_postgres:
+        os.chown(data, pwd.getpwnam("postgres").pw_uid, -1)
+    with open(state / f"postgres-{port}.log", "ab") as log:
+        done = subprocess.run(
+            [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", POSTGRES_USER, "--auth=trust",
+             "-E", "UTF8", "--no-sync", "--no-instructions"],
+            stdout=log, stderr=subprocess.STDOUT, check=False,
+        )  # fmt: skip
+    if done.returncode:
+        raise ServiceError(f"initdb failed (exit {done.returncode}); see {state / f'postgres-{port}.log'}")
+    return [*as_postgres, str(bin_dir / "postgres"), "-D", str(data), "-h", host, "-p", str(port), "-k", str(data),
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]  # fmt: skip
 
 
 def _pid_file(root: Path, name: str) -> Path:
@@ -230,6 +270,8 @@ def stop(name: str, root: Path, timeout: float = 10.0) -> bool:
     info = json.loads(pid_file.read_text())
     _terminate_group(int(info["pid"]), info.get("started"), timeout)
     pid_file.unlink(missing_ok=True)
+    if name == "postgres":
+        shutil.rmtree(_postgres_data(int(info["port"])), ignore_errors=True)
     return True
 
 

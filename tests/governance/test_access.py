@@ -1,10 +1,13 @@
 """Grants without Spark: the access configuration, the grant store (persistence, idempotence, the audit
-log) and access decisions against a brute-force oracle over random memberships and GRANT/REVOKE histories.
+log, concurrent writers; on SQLite and on PostgreSQL) and access decisions against a brute-force oracle
+over random memberships and GRANT/REVOKE histories.
 The client's and the endpoint's enforcement are tested in tests/feature_store/test_client_grants.py and
 tests/serving."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -40,12 +43,12 @@ feature-engineers = ["carol"]
 
 
 @pytest.fixture
-def access(tmp_path: Path) -> AccessControl:
+def access(tmp_path: Path, governance_uri: str) -> Iterator[AccessControl]:
     path = tmp_path / "access.toml"
     path.write_text(ACCESS_TOML)
-    return AccessControl(
-        AccessConfig.load(path), GrantStore(f"sqlite:///{tmp_path / 'gov' / 'governance.db'}")
-    )
+    control = AccessControl(AccessConfig.load(path), GrantStore(governance_uri))
+    yield control
+    control.store.close()
 
 
 def run(access: AccessControl, text: str, actor: str = "root"):
@@ -126,16 +129,26 @@ def test_all_privileges_implies_select_and_modify_and_schema_grants_cover_tables
     assert not access.allowed("dave", SELECT, TABLE)
 
 
-def test_grants_persist_and_repeats_are_idempotent(access: AccessControl, tmp_path: Path) -> None:
+def test_grants_persist_and_repeats_are_idempotent(access: AccessControl, governance_uri: str) -> None:
     first = run(access, f"GRANT SELECT, MODIFY ON {TABLE} TO dave, alice")
     assert len(first.changed) == 4
     assert run(access, f"GRANT SELECT ON {TABLE} TO dave").changed == []
-    reopened = AccessControl(access.config, GrantStore(f"sqlite:///{tmp_path / 'gov' / 'governance.db'}"))
+    reopened = AccessControl(access.config, GrantStore(governance_uri))  # as a new process would
     assert reopened.allowed("dave", MODIFY, TABLE)
     shown = run(reopened, f"SHOW GRANTS dave ON {TABLE}")
     assert sorted((g.principal, g.privilege, g.granted_by) for g in shown) == [
         ("dave", MODIFY, "root"), ("dave", SELECT, "root"),
     ]  # fmt: skip
+    reopened.store.close()
+
+
+def test_concurrent_identical_grants_make_one_change(access: AccessControl) -> None:
+    """Writers racing on the same grant: one inserts it, the others find it there (no error, one row)."""
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: run(access, f"GRANT SELECT ON {TABLE} TO dave"), range(8)))
+    assert sum(len(r.changed) for r in results) == 1
+    assert [(g.principal, g.privilege) for g in access.store.grants()] == [("dave", SELECT)]
+    assert len(access.audit_log(action="GRANT")) == 8
 
 
 def test_revoke_says_who_keeps_access_through_another_path(access: AccessControl) -> None:
