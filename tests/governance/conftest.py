@@ -4,7 +4,6 @@ if it answers, else one of this test process's own. Each test gets a database of
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,26 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 from feature_store import devservices
+from tests.services import session_server
 
-REPO = Path(__file__).resolve().parents[2]
-SERVICES_ROOT = Path(os.environ.get("FEATURE_STORE_SERVICES_DIR", REPO / ".services"))
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.slow)]
 
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devservices.Service]:
-    port = int(os.environ.get("FEATURE_STORE_TEST_POSTGRES_PORT", devservices.DEFAULT_PORTS["postgres"]))
-    try:
-        ctx = devservices.running(
-            "postgres", SERVICES_ROOT, tmp_path_factory.mktemp("postgres"), reuse_port=port
-        )
-        service = ctx.__enter__()
-    except devservices.ServiceError as exc:
-        pytest.fail(f"{exc}\n(install it with scripts/install_services.sh)", pytrace=False)
-    try:
-        yield service
-    finally:
-        ctx.__exit__(None, None, None)
+    yield from session_server("postgres", "FEATURE_STORE_TEST_POSTGRES_PORT", tmp_path_factory)
 
 
 @pytest.fixture(params=BACKENDS)

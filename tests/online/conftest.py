@@ -10,7 +10,6 @@ unique table names (redis) or a unique database (cosmos), and clean up after the
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,9 +18,8 @@ import pytest
 
 from feature_store import devservices
 from feature_store.online.base import OnlineStore
+from tests.services import session_server
 
-REPO = Path(__file__).resolve().parents[2]
-SERVICES_ROOT = Path(os.environ.get("FEATURE_STORE_SERVICES_DIR", REPO / ".services"))
 STORE_KINDS = [
     "sqlite",
     pytest.param("redis", marks=pytest.mark.slow),
@@ -29,28 +27,14 @@ STORE_KINDS = [
 ]
 
 
-def _server(name: str, env: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[devservices.Service]:
-    port = int(os.environ.get(env, devservices.DEFAULT_PORTS[name]))
-    state = tmp_path_factory.mktemp(f"{name}-server")
-    try:
-        ctx = devservices.running(name, SERVICES_ROOT, state, reuse_port=port)
-        service = ctx.__enter__()
-    except devservices.ServiceError as exc:
-        pytest.fail(f"{exc}\n(install the servers with scripts/install_services.sh)", pytrace=False)
-    try:
-        yield service
-    finally:
-        ctx.__exit__(None, None, None)
-
-
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devservices.Service]:
-    yield from _server("redis", "FEATURE_STORE_TEST_REDIS_PORT", tmp_path_factory)
+    yield from session_server("redis", "FEATURE_STORE_TEST_REDIS_PORT", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def cosmos_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devservices.Service]:
-    yield from _server("cosmos", "FEATURE_STORE_TEST_COSMOS_PORT", tmp_path_factory)
+    yield from session_server("cosmos", "FEATURE_STORE_TEST_COSMOS_PORT", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

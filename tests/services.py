@@ -1,0 +1,32 @@
+"""A dev server for a test session (tests/online, tests/governance): the one `.ci/run` started on the
+service's fixed port if it answers (override the port with an environment variable), else one of this
+test process's own on a free port, stopped at the end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from feature_store import devservices
+
+REPO = Path(__file__).resolve().parents[1]
+SERVICES_ROOT = Path(os.environ.get("FEATURE_STORE_SERVICES_DIR", REPO / ".services"))
+
+
+def session_server(
+    name: str, port_variable: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[devservices.Service]:
+    port = int(os.environ.get(port_variable, devservices.DEFAULT_PORTS[name]))
+    state = tmp_path_factory.mktemp(f"{name}-server")
+    try:
+        ctx = devservices.running(name, SERVICES_ROOT, state, reuse_port=port)
+        service = ctx.__enter__()
+    except devservices.ServiceError as exc:
+        pytest.fail(f"{exc}\n(install the servers with scripts/install_services.sh)", pytrace=False)
+    try:
+        yield service
+    finally:
+        ctx.__exit__(None, None, None)
