@@ -351,9 +351,8 @@ class FeatureStoreClient(TrainingMethods, OnlineMethods):
         table = qualified(name)
         self._entry(table)  # refuse to delete raw or tile tables through the feature store API
         self._require("drop_table", table)
-        self.access.forget_table(
-            table, self.principal, "drop_table"
-        )  # first: if the drop fails, access fails closed
+        # Grants go first: if deleting the files then fails, access fails closed.
+        self.access.forget_table(table, self.principal, "drop_table")
         self.tables.drop(table)
 
     # ----------------------------------------------------------------------------- tags

@@ -78,12 +78,12 @@ def holds(
     identities = config.identities(principal)
     if not config.admins.isdisjoint(identities):
         return True
-    covering = {securable, Securable("SCHEMA", securable.name.split(".")[0])}
-    held = {g.privilege for g in grants if g.principal in identities and g.securable in covering}
+    on = covering([securable])
+    held = {g.privilege for g in grants if g.principal in identities and g.securable in on}
     return privilege.satisfied_by(held)
 
 
-def _covering(securables: Iterable[Securable]) -> set[Securable]:
+def covering(securables: Iterable[Securable]) -> set[Securable]:
     """The securables whose grants decide access to these: each one and its schema."""
     return {c for s in securables for c in (s, Securable("SCHEMA", s.name.split(".")[0]))}
 
@@ -121,7 +121,7 @@ class AccessControl:
         config = self.config
         if not securables or config.is_admin(principal):
             return
-        grants = self.store.grants(_covering(securables), config.identities(principal))
+        grants = self._grants_reaching(principal, securables, config)
         for privilege in REQUIRED[operation]:
             missing = self.missing(principal, privilege, securables, grants, config)
             if missing:
@@ -156,9 +156,16 @@ class AccessControl:
         raise denied
 
     def allowed(self, principal: str, privilege: Privilege, table: str) -> bool:
-        securable = Securable.table(table)
-        grants = self.store.grants(_covering([securable]), self.config.identities(principal))
-        return holds(self.config, grants, principal, privilege, securable)
+        securable, config = Securable.table(table), self.config
+        grants = self._grants_reaching(principal, [securable], config)
+        return holds(config, grants, principal, privilege, securable)
+
+    def _grants_reaching(
+        self, principal: str, securables: Sequence[Securable], config: AccessConfig
+    ) -> list[Grant]:
+        """The stored grants that can decide principal's access to these: on them or their schemas, to
+        the principal or its groups."""
+        return self.store.grants(covering(securables), config.identities(principal))
 
     # ----------------------------------------------------------------------------- statements
 
@@ -173,7 +180,7 @@ class AccessControl:
             raise TableNotFound(f"{securable} does not exist, in: {statement.text}")
         if isinstance(statement, ShowGrants):  # with the schema's grants: they reach the table too
             principals = None if statement.principal is None else [statement.principal]
-            return self.store.grants(_covering([securable]), principals)
+            return self.store.grants(covering([securable]), principals)
         unknown = [p for p in statement.principals if not self.config.is_known(p)]
         if unknown and statement.action == "GRANT":  # REVOKE must still reach someone since removed
             raise ValueError(
@@ -188,11 +195,11 @@ class AccessControl:
     def _still_held(self, revoke: GrantChange) -> list[str]:
         """After a REVOKE: grantees who keep a revoked privilege through a group, the schema, ALL
         PRIVILEGES or being admin; revoking one path is not revoking access, and the result says so."""
-        notes = []
+        notes, config = [], self.config
         for principal in revoke.principals:
-            grants = self.store.grants(_covering([revoke.securable]), self.config.identities(principal))
+            grants = self._grants_reaching(principal, [revoke.securable], config)
             for privilege in revoke.privileges:
-                if holds(self.config, grants, principal, privilege, revoke.securable):
+                if holds(config, grants, principal, privilege, revoke.securable):
                     via = [
                         f"{g.privilege} on {g.securable} to {g.principal}"
                         for g in grants

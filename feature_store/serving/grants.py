@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from feature_store.governance import AccessConfig, AccessControl, AuditEntry, Grant, Privilege, Securable
+from feature_store.governance.access import covering
 
 log = logging.getLogger("feature_store.serving")
 MAX_DECISIONS = 10_000  # table names come from requests: bound the decision cache
@@ -34,9 +35,8 @@ class _Snapshot:
     config: AccessConfig | None = None
     missing: dict[tuple[str, tuple[str, ...]], list[Securable]] = field(default_factory=dict)
 
-    def covering(self, securables: Sequence[Securable]) -> list[Grant]:
-        names = {s for t in securables for s in (t, Securable("SCHEMA", t.name.split(".")[0]))}
-        return [g for s in names for g in self.by_securable.get(s, ())]
+    def reaching(self, securables: Sequence[Securable]) -> list[Grant]:
+        return [g for s in covering(securables) for g in self.by_securable.get(s, ())]
 
 
 class ServingGrants:
@@ -78,7 +78,7 @@ class ServingGrants:
                 snapshot.missing.clear()
             securables = [Securable.table(t) for t in tables]
             missing = self.access.missing(
-                principal, Privilege.SELECT, securables, snapshot.covering(securables), config
+                principal, Privilege.SELECT, securables, snapshot.reaching(securables), config
             )
             snapshot.missing[key] = missing
         if missing:
