@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +52,11 @@ def write_landing(
     path = folder / name
     pq.write_table(table, path)
     return path
+
+
+def land_three_days(home: Path) -> None:
+    """Generated landing files for 2025-01-01..03 under home/landing: 40 customers, 10 products."""
+    from feature_store.generate import generate
+
+    generate(home / "landing", date(2025, 1, 1), date(2025, 1, 3), customers=40, products=10,
+             transactions_per_day=30, seed=3)  # fmt: skip

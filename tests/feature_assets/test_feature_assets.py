@@ -10,7 +10,6 @@ from pyspark.sql import functions as F
 from feature_assets.definitions import all_assets, all_checks
 from feature_assets.jobs import all_checks_job
 from feature_store.delta_tables import DeltaTables
-from feature_store.generate import generate
 from resources import (
     DeltaLakeResource,
     LocalLandingZoneResource,
@@ -18,6 +17,7 @@ from resources import (
     SparkResource,
     SqliteOnlineStoreResource,
 )
+from tests.landing_files import land_three_days
 
 CHAIN = dg.AssetSelection.assets("raw_transactions", "customer_daily_tiles", "customer_features")
 DAYS = ["2025-01-01", "2025-01-02", "2025-01-03"]
@@ -36,18 +36,6 @@ def resources_for(home: Path) -> dict:
     }
 
 
-def land(home: Path) -> None:
-    generate(
-        home / "landing",
-        date(2025, 1, 1),
-        date(2025, 1, 3),
-        customers=40,
-        products=10,
-        transactions_per_day=30,
-        seed=3,
-    )
-
-
 def snapshot_rows(spark, home: Path) -> list:
     return sorted(DeltaTables(spark, str(home / "delta")).read("feature_store.customer_features").collect())
 
@@ -55,8 +43,8 @@ def snapshot_rows(spark, home: Path) -> list:
 @pytest.mark.slow
 def test_range_backfill_equals_one_by_one_and_reruns_are_identical(spark, tmp_path):
     by_range, by_day = tmp_path / "range", tmp_path / "days"
-    land(by_range)
-    land(by_day)
+    land_three_days(by_range)
+    land_three_days(by_day)
     result = dg.materialize(
         [*all_assets, *all_checks], selection=CHAIN, resources=resources_for(by_range), tags=RANGE_TAGS
     )
@@ -90,7 +78,7 @@ def run_checks(home: Path, day: str) -> dict[str, dg.AssetCheckEvaluation]:
 
 @pytest.fixture
 def materialized_day(spark, tmp_path) -> Path:
-    land(tmp_path)
+    land_three_days(tmp_path)
     assert dg.materialize(
         [*all_assets], selection=CHAIN, resources=resources_for(tmp_path), partition_key=DAYS[0]
     ).success
@@ -188,7 +176,7 @@ def test_partition_range_backfill_from_the_dagster_cli(spark, tmp_path):
     import subprocess
     import sys
 
-    land(tmp_path)
+    land_three_days(tmp_path)
     (tmp_path / "dagster").mkdir()
     env = {
         **os.environ,

@@ -9,8 +9,8 @@ import pytest
 from feature_assets.definitions import all_assets, all_checks
 from feature_assets.jobs import all_checks_job
 from feature_store.delta_tables import DeltaTables
-from feature_store.generate import generate
 from feature_store.online.specs import SqliteStoreSpec
+from tests.landing_files import land_three_days
 
 pytestmark = pytest.mark.slow
 
@@ -35,15 +35,7 @@ def consistency(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
 
 
 def test_online_sync_range_backfill_and_consistency_check(spark, home, resources):
-    generate(
-        home / "landing",
-        date(2025, 1, 1),
-        date(2025, 1, 3),
-        customers=40,
-        products=10,
-        transactions_per_day=30,
-        seed=3,
-    )
+    land_three_days(home)
     ranged = dg.materialize(
         [*all_assets, *all_checks],
         selection=CHAIN,
