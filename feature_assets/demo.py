@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from feature_assets.definitions import defs, settings
 from feature_store import FeatureLookup, FeatureStoreClient
+from feature_store import variables as V
 from feature_store.catalog_cli import print_description
 from feature_store.churn import CHAMPION, MODEL_NAME, PRODUCT_RENAMES, SCORES_TABLE, TRAINING_SET_TABLE
 from feature_store.cli import SIZE_PRESETS
@@ -27,7 +28,7 @@ from feature_store.serving.process import ServeProcess
 from feature_store.spark import build_spark_session
 from feature_store.tables import CUSTOMER_FEATURES, FEATURE_TABLES, PRODUCT_FEATURES, RAW_SOURCES
 
-DEMO_DAYS = int(os.environ.get("FEATURE_STORE_DEMO_DAYS", "120"))
+DEMO_DAYS = V.DEMO_DAYS.integer()
 DRIFT_DAYS = 7
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 

@@ -1,14 +1,13 @@
 """Per-partition freshness: the latest daily partition must be materialized within
 FRESHNESS_HOURS of its day ending. These checks run in CI and from the sensor below."""
 
-import os
-
 import dagster as dg
 
 from feature_assets.features.assets import feature_tables
 from feature_assets.online.assets import online_tables
+from feature_store import variables as V
 
-FRESHNESS_HOURS = int(os.environ.get("FEATURE_STORE_FRESHNESS_HOURS", "6"))
+FRESHNESS_HOURS = V.FRESHNESS_HOURS.integer()
 
 freshness_checks = dg.build_time_partition_freshness_checks(
     assets=[

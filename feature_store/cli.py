@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from feature_store.catalog_cli import add_describe, add_tables
+from feature_store.config_cli import add_config, add_doctor
 from feature_store.generate import DEFAULT_LABEL_FRACTION, GenerationError, generate
 from feature_store.governance.cli import add_audit, add_sql
 from feature_store.governance.config import AccessConfigError
@@ -187,6 +188,8 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_audit,
     add_serve,
     add_serve_token,
+    add_config,
+    add_doctor,
 )
 
 

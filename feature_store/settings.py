@@ -7,30 +7,34 @@ for the engine, the CLI, the Dagster resources and the tests, so they all see th
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from feature_store import variables as V
 from feature_store.online.specs import OnlineStoreSpec, spec_from_env
+from feature_store.variables import PROFILES, SettingsError
 
 if TYPE_CHECKING:
     from feature_store.governance import AccessControl
 
-PROFILES = ("local", "azure")
-DEFAULT_START_DATE = "2025-01-01"
-
-
-class SettingsError(ValueError):
-    """A setting is missing or malformed."""
+__all__ = ["PROFILES", "Settings", "SettingsError"]
+DEFAULT_START_DATE = str(V.START_DATE.default)
 
 
 @dataclass(frozen=True)
 class Settings:
+    """The effective settings of this process (docs/configuration.md lists every variable).
+
+    URIs may hold passwords, so the repr shows only the profile and the data dir.
+    """
+
     profile: str
     home: Path
     delta_root: str
-    landing_root: str
-    spark_master: str
+    landing_root: str | None
+    spark_master: str | None
     partitions_start_date: str
     online_store: str = "sqlite"  # sqlite | redis | cosmos (FEATURE_STORE_ONLINE_STORE)
     # MLFLOW_TRACKING_URI as it was when the settings were read: mlflow.set_tracking_uri() writes that
@@ -43,35 +47,50 @@ class Settings:
     governance_uri: str | None = None
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting; on the azure profile a missing required one raises SettingsError naming it,
+        so a deployment never falls back to local Spark or local files."""
         env = os.environ if environ is None else environ
-        profile = env.get("FEATURE_STORE_PROFILE", "local")
+        profile = V.PROFILE.value(env)
         if profile not in PROFILES:
             raise SettingsError(
                 f"FEATURE_STORE_PROFILE={profile!r} is not a known profile; use one of {', '.join(PROFILES)}"
             )
-        home = Path(env.get("FEATURE_STORE_HOME", ".featurestore")).expanduser().resolve()
-        delta_root = env.get("FEATURE_STORE_DELTA_ROOT")
-        if delta_root is None:
-            if profile == "azure":
-                raise SettingsError(
-                    "FEATURE_STORE_DELTA_ROOT must be set on the azure profile "
-                    "(e.g. abfss://features@<account>.dfs.core.windows.net/delta)"
-                )
-            delta_root = str(home / "delta")
+        home = Path(V.HOME.value(env, profile)).expanduser().resolve()
+
+        def value(variable: V.Variable) -> str | None:
+            return variable.value(env, profile, home)
+
+        def explicit(variable: V.Variable) -> str | None:
+            """Set, else None so a property derives the embedded default; still raises where required."""
+            value(variable)
+            return env.get(variable.name) or None
+
+        missing = V.missing_required(env, profile)
+        spark_master = value(V.SPARK_MASTER)
+        if not spark_master and not env.get("SPARK_REMOTE"):
+            missing.append(f"{V.SPARK_MASTER.name} or SPARK_REMOTE: where Spark runs")
+        if missing:
+            raise SettingsError(
+                f"the {profile} profile needs these variables (it never falls back to local Spark or local "
+                "files):\n  " + "\n  ".join(missing)
+            )
         return cls(
             profile=profile,
             home=home,
-            delta_root=delta_root.rstrip("/"),
-            landing_root=env.get("FEATURE_STORE_LANDING_ROOT", str(home / "landing")),
-            spark_master=env.get("FEATURE_STORE_SPARK_MASTER", "local[*]"),
-            partitions_start_date=env.get("FEATURE_STORE_START_DATE", DEFAULT_START_DATE),
-            online_store=env.get("FEATURE_STORE_ONLINE_STORE", "sqlite" if profile == "local" else "redis"),
-            mlflow_uri=env.get("MLFLOW_TRACKING_URI") or None,
-            principal=env.get("FEATURE_STORE_PRINCIPAL", ""),
-            access_config=Path(env.get("FEATURE_STORE_ACCESS_CONFIG", home / "access.toml")).expanduser(),
-            governance_uri=env.get("FEATURE_STORE_GOVERNANCE_URI") or None,
+            delta_root=value(V.DELTA_ROOT).rstrip("/"),
+            landing_root=value(V.LANDING_ROOT),
+            spark_master=spark_master,
+            partitions_start_date=value(V.START_DATE),
+            online_store=value(V.ONLINE_STORE),
+            mlflow_uri=explicit(V.MLFLOW_TRACKING_URI),
+            principal=value(V.PRINCIPAL) or "",
+            access_config=Path(value(V.ACCESS_CONFIG)).expanduser(),
+            governance_uri=explicit(V.GOVERNANCE_URI),
         )
+
+    def __repr__(self) -> str:
+        return f"Settings(profile={self.profile!r}, home={str(self.home)!r})"
 
     def online_store_spec(self, environ: dict[str, str] | None = None) -> OnlineStoreSpec:
         """Where this deployment publishes and serves features (feature_store/online/specs.py)."""
@@ -125,4 +144,4 @@ class Settings:
     @property
     def ivy_dir(self) -> Path:
         """Spark's package cache: Delta jars are fetched once from Maven Central, then reused offline."""
-        return Path(os.environ.get("FEATURE_STORE_IVY_DIR", Path.home() / ".ivy2.5.2")).expanduser()
+        return Path(V.IVY_DIR.value()).expanduser()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -170,31 +171,32 @@ class AzureCosmosDBSpec(CosmosStoreSpec):
             object.__setattr__(self, name, value)
 
 
-def spec_from_env(kind: str, home: Path, env: dict[str, str] | None = None) -> OnlineStoreSpec:
+def spec_from_env(kind: str, home: Path, env: Mapping[str, str] | None = None) -> OnlineStoreSpec:
     """The online store of a deployment, from FEATURE_STORE_ONLINE_STORE and its variables."""
+    from feature_store import variables as V
+
     env = os.environ if env is None else env
     if kind == "sqlite":
-        return SqliteStoreSpec(env.get("FEATURE_STORE_SQLITE_PATH", str(home / "online" / "features.db")))
+        return SqliteStoreSpec(V.SQLITE_PATH.value(env, home=home))
     if kind == "redis":
         return RedisStoreSpec(
-            host=env.get("FEATURE_STORE_REDIS_HOST", "127.0.0.1"),
-            port=int(env.get("FEATURE_STORE_REDIS_PORT", "6379")),
-            db=int(env.get("FEATURE_STORE_REDIS_DB", "0")),
-            username=env.get("FEATURE_STORE_REDIS_USERNAME") or None,
-            password=env.get("FEATURE_STORE_REDIS_PASSWORD") or None,
-            ssl=env.get("FEATURE_STORE_REDIS_SSL", "false").lower() in ("1", "true", "yes"),
+            host=V.REDIS_HOST.value(env),
+            port=V.REDIS_PORT.integer(env),
+            db=V.REDIS_DB.integer(env),
+            username=V.REDIS_USERNAME.value(env),
+            password=V.REDIS_PASSWORD.value(env),
+            ssl=V.REDIS_SSL.flag(env),
         )
     if kind == "cosmos":
-        missing = [v for v in ("FEATURE_STORE_COSMOS_ENDPOINT", "FEATURE_STORE_COSMOS_KEY") if not env.get(v)]
+        missing = [v.name for v in (V.COSMOS_ENDPOINT, V.COSMOS_KEY) if not v.is_set(env)]
         if missing:
             raise ValueError(f"FEATURE_STORE_ONLINE_STORE=cosmos needs {' and '.join(missing)}")
         return CosmosStoreSpec(
-            endpoint=env["FEATURE_STORE_COSMOS_ENDPOINT"],
-            key=env["FEATURE_STORE_COSMOS_KEY"],
-            database=env.get("FEATURE_STORE_COSMOS_DATABASE", "feature_store"),
-            container=env.get("FEATURE_STORE_COSMOS_CONTAINER", "online_features"),
-            enable_endpoint_discovery=env.get("FEATURE_STORE_COSMOS_ENDPOINT_DISCOVERY", "true").lower()
-            in ("1", "true", "yes"),
+            endpoint=V.COSMOS_ENDPOINT.value(env),
+            key=V.COSMOS_KEY.value(env),
+            database=V.COSMOS_DATABASE.value(env),
+            container=V.COSMOS_CONTAINER.value(env),
+            enable_endpoint_discovery=V.COSMOS_ENDPOINT_DISCOVERY.flag(env),
         )
     raise ValueError(
         f"FEATURE_STORE_ONLINE_STORE={kind!r} is not a known online store; use sqlite, redis or cosmos"
