@@ -1,0 +1,94 @@
+"""The resource set of each deployment profile, built only for the active one.
+
+Secrets reach resources as `dg.EnvVar`s, so Dagster resolves them at run time and never shows them in
+the UI or the run config; everything else comes from the Settings (docs/configuration.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dagster as dg
+from dagster_azure.blob import AzureBlobStorageKeyCredential, AzureBlobStorageResource
+
+from feature_store import variables as V
+from feature_store.settings import Settings
+from resources.delta import DeltaLakeResource
+from resources.landing import BlobLandingZoneResource, LocalLandingZoneResource
+from resources.mlflow_tracking import MLflowResource
+from resources.online import (
+    CosmosOnlineStoreResource,
+    OnlineStoreResource,
+    RedisOnlineStoreResource,
+    SqliteOnlineStoreResource,
+)
+from resources.spark import SparkResource
+
+
+def _secret(variable: V.Variable) -> dg.EnvVar | None:
+    return dg.EnvVar(variable.name) if variable.is_set() else None
+
+
+def online_store_resource(settings: Settings) -> OnlineStoreResource:
+    """FEATURE_STORE_ONLINE_STORE picks the store (sqlite on local, redis on azure by default)."""
+    spec = settings.online_store_spec()
+    if settings.online_store == "redis":
+        return RedisOnlineStoreResource(
+            host=spec.host,
+            port=spec.port,
+            db=spec.db,
+            username=spec.username,
+            password=_secret(V.REDIS_PASSWORD),
+            ssl=spec.ssl,
+        )
+    if settings.online_store == "cosmos":
+        return CosmosOnlineStoreResource(
+            endpoint=spec.endpoint,
+            key=dg.EnvVar(V.COSMOS_KEY.name),
+            database=spec.database,
+            container=spec.container,
+            enable_endpoint_discovery=spec.enable_endpoint_discovery,
+        )
+    return SqliteOnlineStoreResource(path=spec.path)
+
+
+def _mlflow(settings: Settings) -> MLflowResource:
+    return MLflowResource(tracking_uri=settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root)
+
+
+def local_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "spark": SparkResource(master=settings.spark_master, ivy_dir=str(settings.ivy_dir)),
+        "delta": DeltaLakeResource(root=settings.delta_root),
+        "landing": LocalLandingZoneResource(root=settings.landing_root),
+        "online_store": online_store_resource(settings),
+        "mlflow_tracking": _mlflow(settings),
+    }
+
+
+def azure_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "spark": SparkResource(master=settings.spark_master, ivy_dir=str(settings.ivy_dir)),
+        "delta": DeltaLakeResource(root=settings.delta_root),
+        "landing": BlobLandingZoneResource(
+            storage=AzureBlobStorageResource(
+                account_url=V.BLOB_ACCOUNT_URL.value(profile="azure"),
+                credential=AzureBlobStorageKeyCredential(key=dg.EnvVar(V.BLOB_ACCOUNT_KEY.name)),
+            ),
+            container=V.LANDING_CONTAINER.value(profile="azure"),
+            prefix=V.LANDING_PREFIX.value(profile="azure"),
+            staging_dir=str(settings.home / "staging"),
+        ),
+        "online_store": online_store_resource(settings),
+        "mlflow_tracking": _mlflow(settings),
+    }
+
+
+PROFILES: dict[str, Callable[[Settings], dict[str, dg.ConfigurableResource]]] = {
+    "local": local_resources,
+    "azure": azure_resources,
+}
+
+
+def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return PROFILES[settings.profile](settings)
