@@ -239,6 +239,31 @@ def print_served_prediction(entity: dict) -> None:
     print(f"  POST /serving-endpoints/{MODEL_NAME}/invocations {entity} -> {answer} ({elapsed_ms:.1f} ms)")
 
 
+def materialize_graph(
+    instance: dg.DagsterInstance, first: date, last: date
+) -> tuple[list[dg.ExecuteInProcessResult], list[dg.ExecuteInProcessResult]]:
+    """Every asset over first..last as a deployment would run it: the transaction side as one range run,
+    labels and training set over the days whose labels are known, the model on the last such day, scores
+    on the last day, and drift on the day before the demo's injected drift and on the last day.
+    Returns (pipeline runs, drift runs)."""
+    job = defs.resolve_implicit_global_asset_job_def()
+    transaction_assets = [
+        "raw_transactions",
+        *(k for t in FEATURE_TABLES for k in (t.tiles_table.split(".")[1], t.short_name, f"{t.short_name}_online")),
+    ]
+    results = [run_range(job, instance, transaction_assets, first, last)]
+    last_label_day = last - timedelta(days=CHURN_HORIZON_DAYS)
+    if last_label_day >= first:
+        results.append(run_range(job, instance, ["raw_labels", "churn_training_set"], first, last_label_day))
+        results.append(run_partition(job, instance, "churn_model", last_label_day))
+        results.append(run_partition(job, instance, "churn_scores", last))
+    drift_start = last - timedelta(days=DRIFT_DAYS - 1)
+    drift_runs = [
+        run_partition(job, instance, "customer_features_drift", d) for d in (drift_start - timedelta(days=1), last)
+    ]
+    return results, drift_runs
+
+
 def main() -> int:
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     first = yesterday - timedelta(days=DEMO_DAYS - 1)
@@ -260,27 +285,8 @@ def main() -> int:
 
     print("\n2. materializing the graph (Spark + Delta, embedded default)")
     Path(os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))).mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.get()
-    job = defs.resolve_implicit_global_asset_job_def()
-    transaction_assets = [
-        "raw_transactions",
-        *(
-            k
-            for t in FEATURE_TABLES
-            for k in (t.tiles_table.split(".")[1], t.short_name, f"{t.short_name}_online")
-        ),
-    ]
-    results = [run_range(job, instance, transaction_assets, first, yesterday)]
-    last_label_day = yesterday - timedelta(days=CHURN_HORIZON_DAYS)
-    if last_label_day >= first:
-        results.append(run_range(job, instance, ["raw_labels", "churn_training_set"], first, last_label_day))
-        results.append(run_partition(job, instance, "churn_model", last_label_day))
-        results.append(run_partition(job, instance, "churn_scores", yesterday))
+    results, drift_runs = materialize_graph(dg.DagsterInstance.get(), first, yesterday)
     drift_start = yesterday - timedelta(days=DRIFT_DAYS - 1)
-    drift_runs = [
-        run_partition(job, instance, "customer_features_drift", d)
-        for d in (drift_start - timedelta(days=1), yesterday)
-    ]
 
     tables = DeltaTables(
         build_spark_session(settings.spark_master, ivy_dir=settings.ivy_dir), settings.delta_root

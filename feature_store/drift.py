@@ -8,6 +8,7 @@ large ones); a column drifts when its p-value is below, or its distance at or ab
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from feature_store.delta_tables import DeltaTables
+from feature_store.reports import ReportStore
 from feature_store.specs import WindowedFeatureTable
 
 
@@ -42,7 +44,7 @@ class DriftResult:
     current_rows: int  # rows of the day before sampling
     reference_rows: int
     sampled: tuple[int, int]  # (current, reference) rows given to Evidently
-    report_path: Path
+    report_location: str  # a path, or a Blob URL (feature_store/reports.py)
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -68,7 +70,7 @@ def compute_drift(
     spec: WindowedFeatureTable,
     day: date,
     reference: tuple[date, date],
-    report_dir: Path,
+    reports: ReportStore,
     sample_size: int = 5000,
     seed: int = 0,
 ) -> DriftResult:
@@ -92,13 +94,14 @@ def compute_drift(
     current_pd = _sample(current, current_rows, sample_size, seed).toPandas()
     reference_pd = _sample(baseline, reference_rows, sample_size, seed).toPandas()
     snapshot = Report([DataDriftPreset(columns=columns)]).run(current_pd, reference_pd)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    path = report_dir / f"{spec.short_name}_drift_{day}.html"
-    snapshot.save_html(str(path))
+    name = f"{spec.short_name}_drift_{day}.html"
+    with tempfile.TemporaryDirectory() as scratch:
+        snapshot.save_html(str(Path(scratch) / name))
+        location = reports.save(name, Path(scratch) / name)
     share, per_column = _parse(snapshot.dict())
     return DriftResult(
         spec.name, day, reference, share, per_column, current_rows, reference_rows,
-        (len(current_pd), len(reference_pd)), path,
+        (len(current_pd), len(reference_pd)), location,
     )  # fmt: skip
 
 

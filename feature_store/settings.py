@@ -23,6 +23,11 @@ __all__ = ["PROFILES", "Settings", "SettingsError"]
 DEFAULT_START_DATE = str(V.START_DATE.default)
 
 
+def _is_database(tracking_uri: str) -> bool:
+    """A SQLAlchemy URL (MLflow talks to the database itself), not a tracking server."""
+    return not tracking_uri.startswith(("http://", "https://", "databricks", "file:"))
+
+
 @dataclass(frozen=True)
 class Settings:
     """The effective settings of this process (docs/configuration.md lists every variable).
@@ -45,6 +50,9 @@ class Settings:
     principal: str = ""
     access_config: Path | None = None
     governance_uri: str | None = None
+    # Set only when configured; mlflow_artifact_root derives the embedded default.
+    mlflow_artifacts: str | None = None
+    reports_root: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +78,12 @@ class Settings:
         spark_master = value(V.SPARK_MASTER)
         if not spark_master and not env.get("SPARK_REMOTE"):
             missing.append(f"{V.SPARK_MASTER.name} or SPARK_REMOTE: where Spark runs")
+        mlflow_uri = env.get(V.MLFLOW_TRACKING_URI.name) or ""
+        if mlflow_uri and not V.MLFLOW_ARTIFACT_ROOT.is_set(env) and _is_database(mlflow_uri) and profile != "local":
+            missing.append(
+                f"{V.MLFLOW_ARTIFACT_ROOT.name}: MLFLOW_TRACKING_URI is a database, so artifacts need a shared "
+                "location (else MLflow writes them to the local disk)"
+            )
         if missing:
             raise SettingsError(
                 f"the {profile} profile needs these variables (it never falls back to local Spark or local "
@@ -87,6 +101,8 @@ class Settings:
             principal=value(V.PRINCIPAL) or "",
             access_config=Path(value(V.ACCESS_CONFIG)).expanduser(),
             governance_uri=explicit(V.GOVERNANCE_URI),
+            mlflow_artifacts=env.get(V.MLFLOW_ARTIFACT_ROOT.name) or None,
+            reports_root=value(V.REPORTS_ROOT).rstrip("/"),
         )
 
     def __repr__(self) -> str:
@@ -103,12 +119,11 @@ class Settings:
 
     @property
     def mlflow_artifact_root(self) -> str | None:
-        """Where an embedded tracking store keeps artifacts; a remote server decides for itself."""
-        return (
-            (self.home / "mlflow" / "artifacts").as_uri()
-            if self.mlflow_tracking_uri.startswith("sqlite")
-            else None
-        )
+        """FEATURE_STORE_MLFLOW_ARTIFACT_ROOT if set; else the data dir for an embedded store, or None for
+        a tracking server, which decides for itself."""
+        if self.mlflow_artifacts:
+            return self.mlflow_artifacts
+        return (self.home / "mlflow" / "artifacts").as_uri() if self.mlflow_tracking_uri.startswith("sqlite") else None
 
     def configure_mlflow(self, experiment: str = "feature_store") -> str:
         from feature_store.models import configure_mlflow

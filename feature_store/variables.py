@@ -161,6 +161,14 @@ BLOB_ACCOUNT_KEY = declare(
     secret=True,
 )
 
+REPORTS_ROOT = declare(
+    "FEATURE_STORE_REPORTS_ROOT",
+    "storage",
+    "Where HTML reports (drift) go: a folder, or a Blob URL https://<account>.blob.core.windows.net/<container>",
+    "{home}/reports",
+    azure_default=REQUIRED,
+)
+
 # -- online store ----------------------------------------------------------------------------------
 ONLINE_STORE = declare(
     "FEATURE_STORE_ONLINE_STORE", "online store", "sqlite, redis or cosmos", "sqlite", azure_default="redis"
@@ -202,6 +210,25 @@ MLFLOW_TRACKING_URI = declare(
     azure_default=REQUIRED,
 )
 
+MLFLOW_ARTIFACT_ROOT = declare(
+    "FEATURE_STORE_MLFLOW_ARTIFACT_ROOT",
+    "mlflow",
+    "Artifact location of new experiments when MLFLOW_TRACKING_URI is a database, e.g. "
+    "wasbs://mlflow@<account>.blob.core.windows.net/artifacts (MLflow reads AZURE_STORAGE_CONNECTION_STRING, "
+    "AZURE_STORAGE_ACCESS_KEY or Entra ID); an MLflow server decides for itself",
+    "file://{home}/mlflow/artifacts",
+    azure_default=None,
+)
+MLFLOW_AZURE_CONNECTION_STRING = declare(
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "mlflow",
+    "Read by MLflow for wasbs:// artifacts (with an AccountKey it is a secret; prefer Entra ID)",
+    secret=True,
+)
+MLFLOW_AZURE_ACCESS_KEY = declare(
+    "AZURE_STORAGE_ACCESS_KEY", "mlflow", "Read by MLflow for wasbs:// artifacts: the account key", secret=True
+)
+
 # -- governance ------------------------------------------------------------------------------------
 PRINCIPAL = declare(
     "FEATURE_STORE_PRINCIPAL", "governance", "Who this process acts as for grants; default the OS user"
@@ -224,6 +251,81 @@ SERVING_TOKENS = declare(
     "serving",
     "Token hashes of the serving endpoint, one 'sha256:<hex> <principal>' a line",
     secret=True,
+)
+
+# -- secrets and identity (feature_store/secrets.py, feature_store/azure/identity.py) -------------------
+KEY_VAULT_URL = declare(
+    "FEATURE_STORE_KEY_VAULT_URL",
+    "secrets",
+    "Key Vault of every secret scope, e.g. https://<vault>.vault.azure.net; unset: secrets come from "
+    "<SCOPE>_<KEY> environment variables",
+)
+KEY_VAULT_SCOPES = declare(
+    "FEATURE_STORE_KEY_VAULT_SCOPES",
+    "secrets",
+    "Per-scope vaults, 'scope=https://<vault>.vault.azure.net,other=env' ('env': that scope reads the "
+    "environment); other scopes use FEATURE_STORE_KEY_VAULT_URL",
+)
+KEY_VAULT_VERIFY_CHALLENGE = declare(
+    "FEATURE_STORE_KEY_VAULT_VERIFY_CHALLENGE",
+    "secrets",
+    "Check that the vault host lies in the auth challenge's resource domain; false only for a vault "
+    "outside *.vault.azure.net (the test fake on 127.0.0.1)",
+    "true",
+)
+SECRETS_CACHE_SECONDS = declare(
+    "FEATURE_STORE_SECRETS_CACHE_SECONDS",
+    "secrets",
+    "How long a value read from Key Vault is reused before it is read again (rotation delay)",
+    "60",
+)
+AZURE_CREDENTIAL = declare(
+    "FEATURE_STORE_AZURE_CREDENTIAL",
+    "identity",
+    "Entra ID credential for Key Vault, Cosmos DB and Redis: default (DefaultAzureCredential), "
+    "managed_identity, workload_identity or client_secret",
+    "default",
+)
+AZURE_CLIENT_ID = declare(
+    "AZURE_CLIENT_ID",
+    "identity",
+    "Client id of the user-assigned managed identity, workload identity or service principal",
+)
+AZURE_TENANT_ID = declare(
+    "AZURE_TENANT_ID", "identity", "Entra ID tenant (workload_identity and client_secret credentials)"
+)
+AZURE_CLIENT_SECRET = declare(
+    "AZURE_CLIENT_SECRET", "identity", "Service principal secret (client_secret credential)", secret=True
+)
+AZURE_FEDERATED_TOKEN_FILE = declare(
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "identity",
+    "Service account token file of AKS workload identity (set by its webhook)",
+)
+COSMOS_AUTH = declare(
+    "FEATURE_STORE_COSMOS_AUTH",
+    "online store",
+    "Cosmos DB authentication: key (FEATURE_STORE_COSMOS_KEY or the secret prefixes) or entra "
+    "(FEATURE_STORE_AZURE_CREDENTIAL, no key)",
+    "key",
+)
+COSMOS_WRITE_SECRET_PREFIX = declare(
+    "FEATURE_STORE_COSMOS_WRITE_SECRET_PREFIX",
+    "online store",
+    "Instead of FEATURE_STORE_COSMOS_KEY: '<scope>/<prefix>', the key is secret <prefix>-authorization-key "
+    "of that scope (Databricks convention); publishing uses it",
+)
+COSMOS_READ_SECRET_PREFIX = declare(
+    "FEATURE_STORE_COSMOS_READ_SECRET_PREFIX",
+    "online store",
+    "'<scope>/<prefix>' of a read-only key that serving uses; unset: the write key",
+)
+REDIS_AUTH = declare(
+    "FEATURE_STORE_REDIS_AUTH",
+    "online store",
+    "Redis authentication: password (FEATURE_STORE_REDIS_PASSWORD, optional) or entra (Azure Cache for "
+    "Redis with FEATURE_STORE_AZURE_CREDENTIAL; tokens refreshed by redis-entraid)",
+    "password",
 )
 
 

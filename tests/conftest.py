@@ -53,3 +53,11 @@ def tables(spark, home: Path):
     from feature_store.delta_tables import DeltaTables
 
     return DeltaTables(spark, str(home / "delta"))
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory):
+    """Azurite's blob API: the one `.ci/run` started, else one of this test process's own."""
+    from tests.services import session_server
+
+    yield from session_server("azurite", "FEATURE_STORE_TEST_AZURITE_PORT", tmp_path_factory)

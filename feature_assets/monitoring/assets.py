@@ -7,7 +7,6 @@ and every feature's drift score are numeric metadata, so the Dagster UI plots th
 """
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import dagster as dg
 
@@ -16,6 +15,7 @@ from feature_assets.partitions import daily_partitions, partition_days
 from feature_store.churn import champion_training_window
 from feature_store.delta_tables import DeltaTables
 from feature_store.drift import DriftResult, compute_drift
+from feature_store.reports import report_store
 from feature_store.settings import Settings
 from feature_store.specs import WindowedFeatureTable
 from feature_store.tables import CUSTOMER_FEATURES, PRODUCT_FEATURES
@@ -35,7 +35,7 @@ class DriftConfig(dg.Config):
     seed: int = 0
     warn_share: float = 0.3  # drifted share of features above which the check warns
     error_share: float = 0.6  # ... and above which it fails
-    report_dir: str = ""  # default: $FEATURE_STORE_HOME/reports/drift
+    report_dir: str = ""  # a folder or a Blob URL; default: FEATURE_STORE_REPORTS_ROOT/drift
 
 
 def reference_window(
@@ -98,26 +98,26 @@ def build_drift_asset(spec: WindowedFeatureTable) -> dg.AssetsDefinition:
     ):
         day = partition_days(context)[-1]
         reference, source = reference_window(day, config, mlflow_tracking)
-        report_dir = (
-            Path(config.report_dir) if config.report_dir else Settings.from_env().home / "reports" / "drift"
-        )
+        reports = report_store(config.report_dir or f"{Settings.from_env().reports_root}/drift")
         result = compute_drift(
             DeltaTables(spark.get_session(), delta.root),
             spec,
             day,
             reference,
-            report_dir,
+            reports,
             config.sample_size,
             config.seed,
         )
         context.log.info(
-            f"{spec.name} {day}: {result.drifted_share:.0%} drifted, report {result.report_path}"
+            f"{spec.name} {day}: {result.drifted_share:.0%} drifted, report {result.report_location}"
         )
         yield dg.MaterializeResult(
             metadata={
                 "drifted_share": result.drifted_share,
                 "drifted_columns": len(result.drifted_columns),
-                "report": dg.MetadataValue.path(str(result.report_path)),
+                "report": (dg.MetadataValue.url if reports.is_url else dg.MetadataValue.path)(
+                    result.report_location
+                ),
                 "reference_window": f"{reference[0]}..{reference[1]} ({source})",
                 "current_rows": result.current_rows,
                 "reference_rows": result.reference_rows,
