@@ -17,7 +17,8 @@ from feature_store.settings import Settings, SettingsError
 
 REPO = Path(__file__).resolve().parents[2]
 # Names that look like ours but are not variables this project reads.
-VARIABLE = re.compile(r"\b(FEATURE_STORE_[A-Z0-9_]*[A-Z0-9]|AZURE_[A-Z0-9_]*[A-Z0-9]|MLFLOW_TRACKING_URI|SPARK_REMOTE)\b")
+# Not after a dot: `V.AZURE_CLIENT_ID` is the declaration's Python name.
+VARIABLE = re.compile(r"(?<![\w.])(FEATURE_STORE_[A-Z0-9_]*[A-Z0-9]|AZURE_[A-Z0-9_]*[A-Z0-9]|MLFLOW_TRACKING_URI|SPARK_REMOTE)\b")
 NOT_VARIABLES = {
     "FEATURE_STORE_SERVICES_DIR",  # tests/ and .ci/run only: where the dev servers live
 }
@@ -48,7 +49,7 @@ def test_the_committed_reference_is_the_generated_one() -> None:
 def test_every_secret_is_marked_and_every_variable_described() -> None:
     for v in V.REGISTRY.values():
         assert v.description, v.name
-        if any(word in v.name for word in ("PASSWORD", "SECRET", "_KEY", "TOKEN", "SAS")):
+        if v.name.endswith(("PASSWORD", "SECRET", "_KEY", "TOKEN", "TOKENS", "_SAS", "CONNECTION_STRING")):
             assert v.secret, f"{v.name} looks like a secret but is not marked secret=True"
 
 
@@ -57,7 +58,8 @@ def test_azure_profile_names_every_missing_variable_and_never_falls_back() -> No
         Settings.from_env({"FEATURE_STORE_PROFILE": "azure", "FEATURE_STORE_HOME": "/tmp/x"})
     message = str(err.value)
     for name in ("FEATURE_STORE_DELTA_ROOT", "MLFLOW_TRACKING_URI", "FEATURE_STORE_GOVERNANCE_URI",
-                 "FEATURE_STORE_SPARK_MASTER or SPARK_REMOTE", "AZURE_BLOB_ACCOUNT_URL"):  # fmt: skip
+                 "FEATURE_STORE_SPARK_MASTER or SPARK_REMOTE", "AZURE_BLOB_ACCOUNT_URL",
+                 "FEATURE_STORE_REPORTS_ROOT"):  # fmt: skip
         assert name in message
     env = {
         "FEATURE_STORE_PROFILE": "azure",
@@ -66,6 +68,8 @@ def test_azure_profile_names_every_missing_variable_and_never_falls_back() -> No
         "FEATURE_STORE_GOVERNANCE_URI": "postgresql+psycopg://fs:pw@db/fs",
         "AZURE_BLOB_ACCOUNT_URL": "https://acct.blob.core.windows.net",
         "FEATURE_STORE_SPARK_MASTER": "spark://spark:7077",
+        "FEATURE_STORE_MLFLOW_ARTIFACT_ROOT": "wasbs://mlflow@acct.blob.core.windows.net/artifacts",
+        "FEATURE_STORE_REPORTS_ROOT": "https://acct.blob.core.windows.net/reports",
     }
     settings = Settings.from_env(env)
     assert settings.delta_root == "abfss://delta@acct.dfs.core.windows.net/delta"
@@ -73,6 +77,11 @@ def test_azure_profile_names_every_missing_variable_and_never_falls_back() -> No
     assert settings.mlflow_tracking_uri == env["MLFLOW_TRACKING_URI"]
     assert settings.governance_db_uri == env["FEATURE_STORE_GOVERNANCE_URI"]
     assert settings.online_store == "redis"
+    assert settings.mlflow_artifact_root == env["FEATURE_STORE_MLFLOW_ARTIFACT_ROOT"]
+    assert settings.reports_root == env["FEATURE_STORE_REPORTS_ROOT"]
+    del env["FEATURE_STORE_MLFLOW_ARTIFACT_ROOT"]
+    with pytest.raises(SettingsError, match="FEATURE_STORE_MLFLOW_ARTIFACT_ROOT: MLFLOW_TRACKING_URI is a database"):
+        Settings.from_env(env)
     assert "pw" not in repr(settings)
 
 
