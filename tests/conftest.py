@@ -61,3 +61,11 @@ def azurite(tmp_path_factory: pytest.TempPathFactory):
     from tests.services import session_server
 
     yield from session_server("azurite", "FEATURE_STORE_TEST_AZURITE_PORT", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory):
+    """PostgreSQL (Debian's package): the one `.ci/run` started on 5440, else one of this process's own."""
+    from tests.services import session_server
+
+    yield from session_server("postgres", "FEATURE_STORE_TEST_POSTGRES_PORT", tmp_path_factory)

@@ -5,7 +5,9 @@ test process's own on a free port, stopped at the end."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,20 @@ def session_server(
         yield service
     finally:
         ctx.__exit__(None, None, None)
+
+
+@contextmanager
+def postgres_database(server: devservices.Service, prefix: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL `server`; yields its SQLAlchemy URL and drops it after."""
+    import sqlalchemy as sa
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -4,22 +4,14 @@ if it answers, else one of this test process's own. Each test gets a database of
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from feature_store import devservices
-from tests.services import session_server
+from tests.services import postgres_database
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.slow)]
-
-
-@pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devservices.Service]:
-    yield from session_server("postgres", "FEATURE_STORE_TEST_POSTGRES_PORT", tmp_path_factory)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -28,14 +20,5 @@ def governance_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'gov' / 'governance.db'}"
         return
-    server: devservices.Service = request.getfixturevalue("postgres_server")
-    name = f"grants_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database(request.getfixturevalue("postgres_server"), "grants") as url:
+        yield url
