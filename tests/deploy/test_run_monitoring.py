@@ -54,8 +54,21 @@ def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
 def code_server(home: str) -> Iterator[tuple[int, subprocess.Popen]]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "api", "grpc", "--host", "127.0.0.1", "--port", str(port),
-         "--python-file", str(JOB_FILE), "--location-name", LOCATION],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "api",
+            "grpc",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--python-file",
+            str(JOB_FILE),
+            "--location-name",
+            LOCATION,
+        ],  # fmt: skip
         env={**os.environ, "DAGSTER_HOME": home},
         cwd=str(REPO),
         start_new_session=True,
@@ -101,7 +114,9 @@ def launch_held_run(instance, context, pid_file: Path):
     from tests.deploy.held_job import held_job
 
     workspace = context.create_request_context()
-    remote_job = workspace.get_code_location(LOCATION).get_repository("__repository__").get_full_job("held_job")
+    remote_job = (
+        workspace.get_code_location(LOCATION).get_repository("__repository__").get_full_job("held_job")
+    )
     run = instance.create_run_for_job(
         job_def=held_job,
         run_config={"ops": {"hold": {"config": {"pid_file": str(pid_file)}}}},
@@ -145,7 +160,10 @@ def engine_messages(instance, run_id: str) -> list[str]:
 def test_a_killed_run_worker_is_marked_failed_by_its_code_server(instance, tmp_path: Path) -> None:
     from dagster._core.storage.dagster_run import DagsterRunStatus
 
-    with code_server(os.environ["DAGSTER_HOME"]) as (port, _server), workspace_context(instance, port) as context:
+    with (
+        code_server(os.environ["DAGSTER_HOME"]) as (port, _server),
+        workspace_context(instance, port) as context,
+    ):
         run, worker_pid = launch_held_run(instance, context, tmp_path / "worker.pid")
         monitor(context)  # a healthy run is left alone
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED
@@ -158,10 +176,15 @@ def test_a_killed_run_worker_is_marked_failed_by_its_code_server(instance, tmp_p
     assert any(explanation in m for m in engine_messages(instance, run.run_id))
 
 
-def test_a_run_whose_worker_and_code_server_died_is_failed_by_run_monitoring(instance, tmp_path: Path) -> None:
+def test_a_run_whose_worker_and_code_server_died_is_failed_by_run_monitoring(
+    instance, tmp_path: Path
+) -> None:
     from dagster._core.storage.dagster_run import DagsterRunStatus
 
-    with code_server(os.environ["DAGSTER_HOME"]) as (port, server), workspace_context(instance, port) as context:
+    with (
+        code_server(os.environ["DAGSTER_HOME"]) as (port, server),
+        workspace_context(instance, port) as context,
+    ):
         run, worker_pid = launch_held_run(instance, context, tmp_path / "worker.pid")
         os.killpg(server.pid, signal.SIGKILL)  # the worker is in the server's process group
         server.wait(timeout=10)
