@@ -10,15 +10,17 @@ audit row in the same transaction as the change, so there is no change without i
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import quote_plus
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from feature_store.governance.statements import GrantChange, Privilege, Securable
+from feature_store.redaction import MASK, redact_text
 
 _metadata = sa.MetaData()
 _grants = sa.Table(
@@ -67,18 +69,37 @@ _VERSION_QUERY = sa.select(_version.c.version).where(_version.c.id == 1)
 
 
 class GovernanceUnavailable(RuntimeError):
-    """The grants database can't be reached or used; names it (without its password)."""
+    """The grants database can't be reached or used. Names it without its password or query (where
+    drivers take credentials too), and carries only the driver's first line with those masked: the
+    driver's exception is not chained, as its text may quote the URL or connection parameters."""
+
+
+_SECRET_QUERY_WORDS = ("pass", "secret", "token", "key")
+
+
+def _shown_and_hidden(url: sa.URL) -> tuple[str, list[str]]:
+    """The URL as errors show it, and the values no error may contain (password, secret-looking query
+    values, also as they appear percent-encoded in the URL)."""
+    hidden = [url.password] if url.password else []
+    for name, value in url.query.items():
+        if any(word in name.lower() for word in _SECRET_QUERY_WORDS):
+            hidden.extend([value] if isinstance(value, str) else value)
+    hidden += [quote_plus(value) for value in hidden]
+    return url.set(query={}).render_as_string(hide_password=True), [h for h in hidden if h]
 
 
 @contextmanager
-def _database(uri: str) -> Iterator[None]:
+def _database(shown: str, hidden: Collection[str]) -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        for value in sorted(hidden, key=len, reverse=True):
+            reason = reason.replace(value, MASK)
         raise GovernanceUnavailable(
-            f"the grants database {uri} (FEATURE_STORE_GOVERNANCE_URI) failed: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0]}"
-        ) from exc
+            f"the grants database {shown} (FEATURE_STORE_GOVERNANCE_URI) failed: {type(exc).__name__}: "
+            f"{redact_text(reason)}"
+        ) from None
 
 
 class Grant(NamedTuple):
@@ -115,14 +136,21 @@ def now() -> str:
 
 class GrantStore:
     def __init__(self, uri: str) -> None:
-        with _database(uri):
-            if uri.startswith("sqlite:///"):
-                Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            url = sa.make_url(uri)
+        except (SQLAlchemyError, ValueError):  # e.g. no scheme, or a port that is not a number
+            raise GovernanceUnavailable(
+                "FEATURE_STORE_GOVERNANCE_URI is not a valid SQLAlchemy URL "
+                "(dialect+driver://user:password@host:port/database)"
+            ) from None
+        self.uri, self._hidden = _shown_and_hidden(url)
+        with self._guard():
+            if url.drivername == "sqlite" and url.database:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
                 # Writers wait for each other instead of failing with "database is locked".
-                self.engine = sa.create_engine(uri, connect_args={"timeout": 30})
+                self.engine = sa.create_engine(url, connect_args={"timeout": 30})
             else:
-                self.engine = sa.create_engine(uri, pool_pre_ping=True)
-            self.uri = self.engine.url.render_as_string(hide_password=True)
+                self.engine = sa.create_engine(url, pool_pre_ping=True)
             _metadata.create_all(self.engine)  # idempotent
             try:
                 with self.engine.begin() as connection:
@@ -130,6 +158,9 @@ class GrantStore:
                         connection.execute(_version.insert().values(id=1, version=0))
             except IntegrityError:  # another process created the row first
                 pass
+
+    def _guard(self) -> AbstractContextManager[None]:
+        return _database(self.uri, self._hidden)
 
     def grants(
         self, securables: Collection[Securable] | None = None, principals: Collection[str] | None = None
@@ -144,20 +175,20 @@ class GrantStore:
                 query = query.where(_grants.c.securable.in_(sorted({s.name for s in securables})))
             if principals is not None:
                 query = query.where(_grants.c.principal.in_(sorted(principals)))
-        with _database(self.uri), self.engine.connect() as connection:
+        with self._guard(), self.engine.connect() as connection:
             rows = connection.execute(query, params).all()
         found = [_grant(r) for r in rows]
         return [g for g in found if securables is None or g.securable in securables]
 
     def version(self) -> int:
         """A number that grows with every change of the grants: cheaper to poll than the grants."""
-        with _database(self.uri), self.engine.connect() as connection:
+        with self._guard(), self.engine.connect() as connection:
             return connection.execute(_VERSION_QUERY).scalar() or 0
 
     def apply(self, change: GrantChange, actor: str, operation: str = "sql") -> list[Grant]:
         """Carry out a GRANT or REVOKE with its audit row, in one transaction; returns the grants that
         were added or removed (an idempotent repeat returns [])."""
-        with _database(self.uri):
+        with self._guard():
             for attempt in range(2):
                 try:
                     with self.engine.begin() as connection:
@@ -217,7 +248,7 @@ class GrantStore:
 
     def drop(self, securable: Securable, actor: str, operation: str) -> list[Grant]:
         """Remove every grant on a table; audited when it is a drop or when grants were removed."""
-        with _database(self.uri), self.engine.begin() as connection:
+        with self._guard(), self.engine.begin() as connection:
             on = _on(securable)
             rows = connection.execute(sa.select(_grants).where(on)).all()
             if rows:
@@ -233,7 +264,7 @@ class GrantStore:
     def record(self, entries: Iterable[AuditEntry]) -> None:
         rows = [entry._asdict() for entry in entries]
         if rows:
-            with _database(self.uri), self.engine.begin() as connection:
+            with self._guard(), self.engine.begin() as connection:
                 connection.execute(_audit.insert(), rows)
 
     def audit_log(
@@ -245,7 +276,7 @@ class GrantStore:
             query = query.where(_audit.c.actor == actor)
         if action is not None:
             query = query.where(_audit.c.action == action.upper())
-        with _database(self.uri), self.engine.connect() as connection:
+        with self._guard(), self.engine.connect() as connection:
             return [AuditEntry(*row) for row in connection.execute(query.limit(limit)).all()]
 
     @staticmethod

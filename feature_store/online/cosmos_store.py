@@ -100,6 +100,7 @@ class CosmosOnlineStore(OnlineStore):
         offer_throughput: int | None = None,
         create_if_missing: bool = True,
         client: CosmosClient | None = None,
+        close_credential: bool = False,
         **client_kwargs: Any,
     ):
         """`credential`: the account key or an azure-identity credential. Extra keyword arguments go to
@@ -107,7 +108,8 @@ class CosmosOnlineStore(OnlineStore):
         `use_env_proxies=False` stops `requests` from resolving HTTP(S)_PROXY/NO_PROXY on every request
         (about 1 ms of CPU per request here); keep it on where Cosmos is reached through a proxy.
         `create_if_missing=False` where the identity may not create databases (Entra ID data-plane RBAC
-        can't): the container must then exist with partition key `/id`."""
+        can't): the container must then exist with partition key `/id`. `close_credential=True` closes an
+        azure-identity credential with the store (the spec made it for this store alone)."""
         if max_row_bytes > _MAX_ROW_BYTES:
             raise ValueError(
                 f"max_row_bytes={max_row_bytes} exceeds what a 2 MB Cosmos item can hold ({_MAX_ROW_BYTES})"
@@ -118,6 +120,7 @@ class CosmosOnlineStore(OnlineStore):
         if not use_env_proxies and "transport" not in client_kwargs:
             client_kwargs["transport"] = RequestsTransport(use_env_settings=False)
         self._client = client or CosmosClient(endpoint, credential=credential, **client_kwargs)
+        self._owned_credential = credential if close_credential and hasattr(credential, "close") else None
         if create_if_missing:
             db = self._client.create_database_if_not_exists(database)
             self._c = db.create_container_if_not_exists(
@@ -309,3 +312,5 @@ class CosmosOnlineStore(OnlineStore):
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._client.close()
+        if self._owned_credential is not None:
+            self._owned_credential.close()

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
+from redis.credentials import CredentialProvider
 
 from feature_store.online.base import (
     DEFAULT_MAX_ROW_BYTES,
@@ -85,10 +86,13 @@ class RedisOnlineStore(OnlineStore):
         rows_per_script: int = 500,
         mget_chunk: int = 10_000,
         client: redis.Redis | None = None,
+        credential_provider: CredentialProvider | None = None,
         **redis_kwargs: Any,
     ):
-        """`ssl=True` for Azure Cache for Redis (port 6380, access key as `password`); extra keyword
-        arguments go to `redis.Redis` (e.g. `ssl_ca_certs`). Or pass a ready `client`."""
+        """`ssl=True` for Azure Cache for Redis (port 6380, access key as `password`, or Entra ID: a
+        `credential_provider` from feature_store.azure.identity, whose token refresh stops at `close`);
+        extra keyword arguments go to `redis.Redis` (e.g. `ssl_ca_certs`). Or pass a ready `client`."""
+        self._credential_provider = credential_provider
         self._r = client or redis.Redis(
             host=host,
             port=port,
@@ -98,6 +102,7 @@ class RedisOnlineStore(OnlineStore):
             ssl=ssl,
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_connect_timeout,
+            credential_provider=credential_provider,
             **redis_kwargs,
         )
         self.max_row_bytes = max_row_bytes
@@ -201,3 +206,7 @@ class RedisOnlineStore(OnlineStore):
 
     def close(self) -> None:
         self._r.close()
+        if self._credential_provider is not None:
+            from feature_store.azure.identity import stop_refreshing
+
+            stop_refreshing(self._credential_provider)

@@ -15,6 +15,7 @@ from feature_store import FeatureLookup, FeatureStoreClient, Settings, SqliteSto
 from feature_store.client import TableNotFound
 from feature_store.online.lookup import LookupInputError
 from feature_store.online.specs import AzureCosmosDBSpec
+from feature_store.secrets import SecretError
 
 T1, T2 = "2025-01-02 00:00:00", "2025-01-03 00:00:00"
 
@@ -104,7 +105,7 @@ def test_publish_to_an_explicit_store_and_a_subset_of_features(fe, tmp_path):
 
 
 def test_azure_cosmos_spec_reads_its_key_from_the_environment(monkeypatch):
-    with pytest.raises(ValueError, match="KEYVAULT_COSMOS_KEY_AUTHORIZATION_KEY, which is not set"):
+    with pytest.raises(SecretError, match="KEYVAULT_COSMOS_KEY_AUTHORIZATION_KEY, which is not set"):
         AzureCosmosDBSpec(
             account_uri="https://acct.documents.azure.com:443/",
             write_secret_prefix="keyvault/cosmos-key",
