@@ -217,7 +217,7 @@ def configured() -> Secrets:
     global _process
     if _chosen is not None:
         return _chosen
-    key = tuple(os.environ.get(v.name) for v in _CONFIGURATION)
+    key = tuple(v.value() for v in _CONFIGURATION)
     with _process_lock:
         if _process is None or _process[0] != key:
             if _process is not None:

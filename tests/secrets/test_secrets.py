@@ -170,3 +170,36 @@ def test_the_sdk_checks_the_challenge_resource_unless_told_not_to(key_vault: Key
     monkeypatch.delenv("FEATURE_STORE_KEY_VAULT_VERIFY_CHALLENGE")
     with pytest.raises(ValueError, match="does not match the requested domain"):
         Secrets.from_env().get("keyvault", "cosmos-uri")
+
+
+def test_the_seed_publish_snippet_resolves_everything_from_key_vault(key_vault: KeyVault):
+    """The architecture reference's publish_table spec, with only the import changed."""
+    from feature_store import AzureCosmosDBSpec, dbutils
+
+    spec = AzureCosmosDBSpec(
+        account_uri=dbutils.secrets.get("keyvault", "cosmos-uri"),
+        write_secret_prefix="keyvault/cosmos-key",
+        read_secret_prefix="keyvault/cosmos-key",
+        database_name="features",
+        container_name="customer_features",
+    )
+    assert spec.endpoint == PLANTED["cosmos-uri"]
+    assert spec.key == spec.for_reading().key == PLANTED["cosmos-key-authorization-key"]
+    assert (
+        spec.describe() == "cosmos https://planted-account.documents.azure.com:443 features/customer_features"
+    )
+    shown = repr(spec) + repr(spec.for_reading())  # the account URI is shown: it names, it does not open
+    assert PLANTED["cosmos-key-authorization-key"] not in shown
+    assert key_vault.served("cosmos-key-authorization-key") == 1  # the second read came from the cache
+
+
+def test_a_missing_prefix_secret_in_key_vault_names_scope_key_and_vault(key_vault: KeyVault):
+    from feature_store import AzureCosmosDBSpec
+
+    with pytest.raises(SecretError) as err:
+        AzureCosmosDBSpec(
+            account_uri="https://acct.documents.azure.com:443/", write_secret_prefix="keyvault/nope"
+        )
+    assert str(err.value) == (
+        f"secret 'nope-authorization-key' of scope 'keyvault' in Key Vault {key_vault.vault_url}: no such secret"
+    )
