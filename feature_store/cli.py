@@ -20,6 +20,7 @@ from feature_store.governance.cli import add_audit, add_sql
 from feature_store.governance.config import AccessConfigError
 from feature_store.serving.cli import add_serve, add_serve_token
 from feature_store.settings import Settings, SettingsError
+from feature_store.spark_cli import add_fetch_jars
 from feature_store.timeutil import parse_day
 
 PROG = "featurestore"
@@ -190,6 +191,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_serve_token,
     add_config,
     add_doctor,
+    add_fetch_jars,
 )
 
 

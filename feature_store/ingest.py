@@ -10,14 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-import pyarrow.parquet as pq
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from feature_store.delta_tables import DeltaTables
-from feature_store.landing import LandingZone
+from feature_store.landing import LandingZone, UnreadableFile
 from feature_store.specs import Column, RawSource
 from feature_store.timeutil import days
 
@@ -129,11 +128,6 @@ def _validate_files(df: DataFrame, source: RawSource) -> DataFrame:
     return df.select(*typed, "date", "file", reason.alias("reason"), raw_record.alias("raw_record"))
 
 
-def _read_schema(path: str) -> str:
-    """The file's schema, read from its footer without Spark; raises if the file is not parquet."""
-    return pq.read_schema(path).to_string(show_schema_metadata=False)
-
-
 def ingest_days(
     spark: SparkSession,
     tables: DeltaTables,
@@ -164,10 +158,11 @@ def ingest_days(
         files_per_day[day] = len(paths)
         for path in paths:
             try:
-                by_schema.setdefault(_read_schema(path), []).append(path)
-            except Exception as exc:  # pyarrow raises several types for a corrupt or empty file
+                schema = landing.schema(path).to_string(show_schema_metadata=False)
+                by_schema.setdefault(schema, []).append(path)
+            except UnreadableFile as exc:  # a storage error propagates: the file may be fine
                 moved = landing.quarantine(source.landing_dir, day, path)
-                message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                message = str(exc)
                 log(f"quarantined unreadable file {path} -> {moved}: {message}")
                 unreadable.append((day, moved, f"unreadable parquet file: {message}"))
 

@@ -1,8 +1,9 @@
 """Landing zones: where daily raw files arrive, as <source>/date=YYYY-MM-DD/<file>.parquet.
 
-The sensors list what has landed; ingestion stages a day's files to paths Spark can read and
-moves unreadable files aside into <source>/_quarantine/ so a retry doesn't trip on them again
-and nothing is deleted.
+The sensors list what has landed; ingestion asks for paths Spark can read in place (local paths, or
+wasb(s)://, abfss:// URLs of blobs: nothing is copied to the driver's disk), reads each file's parquet
+schema from its footer, and moves unreadable files aside into <source>/_quarantine/ so a retry doesn't
+trip on them again and nothing is deleted.
 """
 
 from __future__ import annotations
@@ -15,8 +16,20 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 DAY_FOLDER = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 QUARANTINE = "_quarantine"
+
+
+class UnreadableFile(ValueError):
+    """A landed file is not a readable parquet file (it gets quarantined, unlike a storage error)."""
+
+
+def footer_problem(exc: Exception) -> UnreadableFile:
+    """The first line of a parquet reader's error, as an UnreadableFile."""
+    return UnreadableFile((str(exc).strip().splitlines() or [type(exc).__name__])[0][:300])
 
 
 @dataclass(frozen=True, order=True)
@@ -42,6 +55,10 @@ class LandingZone(ABC):
     @abstractmethod
     def stage(self, source: str, day: date) -> list[str]:
         """Paths Spark can read for the day's files, in name order."""
+
+    @abstractmethod
+    def schema(self, staged_path: str) -> pa.Schema:
+        """The parquet schema of a staged file, from its footer; UnreadableFile if it is not parquet."""
 
     @abstractmethod
     def quarantine(self, source: str, day: date, staged_path: str) -> str:
@@ -90,6 +107,12 @@ class LocalLandingZone(LandingZone):
         if not folder.is_dir():
             return []
         return [str(p) for p in sorted(folder.glob("*.parquet")) if p.is_file()]
+
+    def schema(self, staged_path: str) -> pa.Schema:
+        try:
+            return pq.read_schema(staged_path)
+        except Exception as exc:  # pyarrow raises several types for a corrupt or empty file
+            raise footer_problem(exc) from exc
 
     def quarantined(self, source: str, day: date) -> list[str]:
         folder = self.root / source / QUARANTINE / f"date={day.isoformat()}"

@@ -328,6 +328,32 @@ REDIS_AUTH = declare(
     "password",
 )
 
+# -- storage authentication for Spark (feature_store/azure/storage.py, feature_store/spark.py) -----
+STORAGE_AUTH = declare(
+    "FEATURE_STORE_STORAGE_AUTH",
+    "storage",
+    "How Spark authenticates to Azure Storage (abfss://): key, sas, service_principal (AZURE_TENANT_ID, "
+    "AZURE_CLIENT_ID, AZURE_CLIENT_SECRET), managed_identity or workload_identity; unset: no settings",
+)
+STORAGE_ACCOUNT = declare(
+    "FEATURE_STORE_STORAGE_ACCOUNT",
+    "storage",
+    "Storage account(s) that auth applies to: names (mydata) or DFS hosts (mydata.dfs.core.windows.net), "
+    "comma-separated",
+)
+STORAGE_KEY = declare(
+    "FEATURE_STORE_STORAGE_KEY", "storage", "Account key of the storage account (auth key)", secret=True
+)
+STORAGE_SAS = declare(
+    "FEATURE_STORE_STORAGE_SAS", "storage", "SAS token of the storage account (auth sas)", secret=True
+)
+SPARK_CONF = declare(
+    "FEATURE_STORE_SPARK_CONF",
+    "spark",
+    "File of extra Spark settings merged into the session: a JSON object or spark-defaults.conf lines "
+    "('key value')",
+)
+
 
 def missing_required(env: Mapping[str, str], profile: str) -> list[str]:
     """'NAME: what it is' for each variable the profile requires that is not set."""

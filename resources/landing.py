@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dagster as dg
-from dagster_azure.blob import AzureBlobStorageResource
+from dagster_azure.blob import (
+    AzureBlobStorageDefaultCredential,
+    AzureBlobStorageKeyCredential,
+    AzureBlobStorageResource,
+)
 from pydantic import Field
 
+from feature_store import variables as V
 from feature_store.landing import LandingZone, LocalLandingZone
 
 
@@ -22,16 +29,39 @@ class LocalLandingZoneResource(LandingZoneResource):
 
 
 class BlobLandingZoneResource(LandingZoneResource):
-    """An Azure Blob container; files are downloaded to staging_dir for Spark to read."""
+    """An Azure Blob container that Spark reads in place (abfss://, wasbs://, or wasb:// on Azurite)."""
 
     storage: AzureBlobStorageResource
     container: str
     prefix: str = ""
-    staging_dir: str = Field(description="Local folder where a day's blobs are staged for Spark")
+    spark_scheme: str = Field(
+        default="abfss", description="How Spark opens the blobs: abfss (ADLS Gen2 / ABFS) or wasbs"
+    )
+    staging_dir: str | None = Field(
+        default=None, description="Unused since Spark reads blobs in place; accepted for old configs"
+    )
 
     def get_landing_zone(self) -> LandingZone:
         from feature_store.landing_blob import BlobLandingZone
 
         # get_client is a context manager that closes the connection pool on exit, so the
         # landing zone opens one per operation instead of holding one open.
-        return BlobLandingZone(self.storage.get_client, self.container, self.prefix, self.staging_dir)
+        return BlobLandingZone(self.storage.get_client, self.container, self.prefix, self.spark_scheme)
+
+
+def blob_landing_resource(env: Mapping[str, str] | None = None) -> BlobLandingZoneResource:
+    """The azure profile's landing zone: AZURE_BLOB_ACCOUNT_URL with its account key
+    (AZURE_BLOB_ACCOUNT_KEY, through dg.EnvVar so it never shows in Dagster's UI) when set, else
+    DefaultAzureCredential (managed or workload identity)."""
+    credential = (
+        AzureBlobStorageKeyCredential(key=dg.EnvVar(V.BLOB_ACCOUNT_KEY.name))
+        if V.BLOB_ACCOUNT_KEY.is_set(env)
+        else AzureBlobStorageDefaultCredential()
+    )
+    return BlobLandingZoneResource(
+        storage=AzureBlobStorageResource(
+            account_url=V.BLOB_ACCOUNT_URL.value(env, "azure"), credential=credential
+        ),
+        container=V.LANDING_CONTAINER.value(env, "azure"),
+        prefix=V.LANDING_PREFIX.value(env, "azure") or "",
+    )

@@ -10,13 +10,15 @@ from feature_store.spark import build_spark_session
 
 
 class SparkResource(dg.ConfigurableResource):
-    """A Delta-enabled SparkSession: local[*] by default, or any master URL
-    (spark://host:7077 for a standalone cluster)."""
+    """A Delta-enabled SparkSession with the hadoop-azure connector: local[*] by default, or any master
+    URL (spark://host:7077 for a standalone cluster). Storage credentials and FEATURE_STORE_SPARK_CONF
+    are read from the environment when the session is built, never from this resource's config, so no
+    secret shows in Dagster's UI or run config."""
 
     master: str = Field(default="local[*]", description="Spark master URL")
     app_name: str = "featurestore"
     conf: dict[str, str] = Field(default_factory=dict, description="Extra spark.* settings")
-    ivy_dir: str | None = Field(default=None, description="Where Spark caches the Delta jars")
+    ivy_dir: str | None = Field(default=None, description="Where Spark caches the Delta and hadoop-azure jars")
 
     def get_session(self) -> SparkSession:
         return build_spark_session(

@@ -1,16 +1,10 @@
-"""The Blob landing zone end to end against a real Azurite (blob API) on 127.0.0.1.
-
-Azurite comes from `scripts/install_services.sh` (.services/node_modules/.bin/azurite-blob). With
-AZURITE_BLOB_URL set (e.g. http://127.0.0.1:10000/devstoreaccount1) that server is used instead.
+"""The Blob landing zone end to end against a real Azurite (blob API) on 127.0.0.1:10000: listing
+and quarantine through the blob client, and Spark reading the landed files in place over wasb://
+(hadoop-azure's emulator mode) with no copy on the driver's disk. See tests/azurite.py.
 """
 
-import contextlib
 import json
 import os
-import signal
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -20,88 +14,28 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster_azure.blob import AzureBlobStorageKeyCredential, AzureBlobStorageResource
+from dagster_azure.blob import (
+    AzureBlobStorageDefaultCredential,
+    AzureBlobStorageKeyCredential,
+    AzureBlobStorageResource,
+)
 
 from feature_assets.raw.sensors import build_landing_sensor
-from feature_store.landing import LandedFile, fingerprint
+from feature_store.delta_tables import DeltaTables
+from feature_store.ingest import REJECTED_ROWS_TABLE, ingest_days
+from feature_store.landing import LandedFile, UnreadableFile, fingerprint
 from feature_store.landing_blob import BlobLandingError, BlobLandingZone
 from feature_store.tables import TRANSACTIONS
 from resources import BlobLandingZoneResource
-
-REPO = Path(__file__).resolve().parents[2]
-AZURITE_BLOB = REPO / ".services" / "node_modules" / ".bin" / "azurite-blob"
-# Azurite's well-known development account key (public, documented by Microsoft; not a secret).
-DEVSTORE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-HOST = "127.0.0.1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.2):
-        return True
-    return False
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the server's process group, then SIGKILL it (node may ignore SIGTERM)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
+from resources.landing import blob_landing_resource
+from tests.azurite import DEVSTORE_KEY, emulator_azurite, use_emulator
+from tests.landing_files import TXN_SCHEMA, txn
 
 
 @pytest.fixture(scope="module")
 def azurite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if os.environ.get("AZURITE_BLOB_URL"):
-        yield os.environ["AZURITE_BLOB_URL"].rstrip("/")
-        return
-    if not AZURITE_BLOB.exists():
-        pytest.fail(f"{AZURITE_BLOB} not found: run scripts/install_services.sh (or set AZURITE_BLOB_URL)")
-    data = tmp_path_factory.mktemp("azurite")
-    for _attempt in range(3):  # the free port may be taken between choosing and binding it
-        port = _free_port()
-        log_path = data / f"azurite-{port}.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [
-                    str(AZURITE_BLOB),
-                    "--blobHost",
-                    HOST,
-                    "--blobPort",
-                    str(port),
-                    "--location",
-                    str(data),
-                    "--disableTelemetry",
-                    "--skipApiVersionCheck",
-                ],  # fmt: skip
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, stopped as a group
-            )
-        deadline = time.monotonic() + 30
-        while not _port_open(port) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _port_open(port):
-            break
-        _stop_group(proc)
-    else:
-        pytest.fail(
-            f"Azurite did not start; last log {log_path}:\n{log_path.read_text(errors='replace')[-2000:]}"
-        )
-    try:
-        yield f"http://{HOST}:{port}/devstoreaccount1"
-    finally:
-        _stop_group(proc)
+    with emulator_azurite(tmp_path_factory.mktemp("azurite")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -122,8 +56,12 @@ def container(storage: AzureBlobStorageResource) -> Iterator[str]:
 
 
 def parquet_bytes(rows: int) -> bytes:
+    return table_bytes(pa.table({"transaction_id": [f"t{i}" for i in range(rows)]}))
+
+
+def table_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
-    pq.write_table(pa.table({"transaction_id": [f"t{i}" for i in range(rows)]}), sink)
+    pq.write_table(table, sink)
     return sink.getvalue().to_pybytes()
 
 
@@ -137,8 +75,8 @@ def blob_names(storage: AzureBlobStorageResource, container: str) -> set[str]:
         return {b.name for b in service.get_container_client(container).list_blobs()}
 
 
-def zone(storage: AzureBlobStorageResource, container: str, staging: Path, prefix: str = "landing/"):
-    return BlobLandingZone(storage.get_client, container, prefix, staging)
+def zone(storage: AzureBlobStorageResource, container: str, prefix: str = "landing/"):
+    return BlobLandingZone(storage.get_client, container, prefix)
 
 
 def test_landed_days_lists_parquet_files_of_day_folders(storage, container, tmp_path: Path):
@@ -158,7 +96,7 @@ def test_landed_days_lists_parquet_files_of_day_folders(storage, container, tmp_
     }
     for name, data in files.items():
         upload(storage, container, name, data)
-    landed = zone(storage, container, tmp_path).landed_days("transactions")
+    landed = zone(storage, container).landed_days("transactions")
     assert sorted(landed) == [date(2025, 2, 1), date(2025, 2, 2)]
     assert [f.name for f in landed[date(2025, 2, 1)]] == ["part-0.parquet", "part-1.parquet"]
     with storage.get_client() as service:
@@ -172,13 +110,13 @@ def test_landed_days_lists_parquet_files_of_day_folders(storage, container, tmp_
     )
     assert props.size == len(files["landing/transactions/date=2025-02-01/part-1.parquet"])
 
-    without_prefix = zone(storage, container, tmp_path, prefix="").landed_days("transactions")
+    without_prefix = zone(storage, container, prefix="").landed_days("transactions")
     assert sorted(without_prefix) == [date(2025, 2, 5)]
-    assert zone(storage, container, tmp_path).landed_days("nothing_here") == {}
+    assert zone(storage, container).landed_days("nothing_here") == {}
 
 
 def test_fingerprint_changes_when_a_file_is_added_or_replaced(storage, container, tmp_path: Path):
-    landing = zone(storage, container, tmp_path)
+    landing = zone(storage, container)
     upload(storage, container, "landing/transactions/date=2025-02-01/part-0.parquet", parquet_bytes(3))
     first = fingerprint(landing.landed_days("transactions")[date(2025, 2, 1)])
     upload(storage, container, "landing/transactions/date=2025-02-01/part-1.parquet", parquet_bytes(3))
@@ -188,36 +126,98 @@ def test_fingerprint_changes_when_a_file_is_added_or_replaced(storage, container
     assert fingerprint(landing.landed_days("transactions")[date(2025, 2, 1)]) not in (first, second)
 
 
-def test_stage_downloads_the_day_and_replaces_stale_copies(storage, container, tmp_path: Path):
-    staging = tmp_path / "staging"
-    landing = zone(storage, container, staging)
+@pytest.mark.slow
+def test_stage_returns_wasb_urls_that_spark_reads_in_place(spark, storage, container, tmp_path: Path):
+    use_emulator(spark)
+    landing = zone(storage, container)
     day = date(2025, 2, 1)
     upload(storage, container, "landing/transactions/date=2025-02-01/b.parquet", parquet_bytes(2))
     upload(storage, container, "landing/transactions/date=2025-02-01/a.parquet", parquet_bytes(4))
     upload(storage, container, "landing/transactions/date=2025-02-02/c.parquet", parquet_bytes(1))
-    folder = staging / "transactions" / "date=2025-02-01"
-    folder.mkdir(parents=True)
-    (folder / "stale.parquet").write_bytes(b"from an earlier attempt")
+    root = f"wasb://{container}@devstoreaccount1.blob.core.windows.net/landing/transactions/date=2025-02-01/"
 
     paths = landing.stage("transactions", day)
-    assert paths == [str(folder / "a.parquet"), str(folder / "b.parquet")]
-    assert sorted(p.name for p in folder.iterdir()) == ["a.parquet", "b.parquet"]
-    assert pq.read_table(paths[0]).num_rows == 4
-    assert pq.read_table(paths[1]).num_rows == 2
+    assert paths == [f"{root}a.parquet", f"{root}b.parquet"]
+    assert spark.read.parquet(paths[0]).count() == 4
+    assert spark.read.parquet(*paths).count() == 6
 
-    # A blob replaced or removed since the last attempt is not read stale.
+    # A blob replaced or removed since the last call is read as it is now.
     upload(storage, container, "landing/transactions/date=2025-02-01/b.parquet", parquet_bytes(7))
     with storage.get_client() as service:
         service.get_container_client(container).delete_blob("landing/transactions/date=2025-02-01/a.parquet")
-    assert landing.stage("transactions", day) == [str(folder / "b.parquet")]
-    assert pq.read_table(folder / "b.parquet").num_rows == 7
-    assert sorted(p.name for p in (staging / "transactions").iterdir()) == ["date=2025-02-01"]
-
+    assert landing.stage("transactions", day) == [f"{root}b.parquet"]
+    assert spark.read.parquet(f"{root}b.parquet").count() == 7
     assert landing.stage("transactions", date(2025, 2, 9)) == []
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_quarantine_moves_the_blob_aside(storage, container, azurite_url: str, tmp_path: Path):
-    landing = zone(storage, container, tmp_path / "staging")
+def test_schema_comes_from_the_blob_footer(storage, container):
+    landing = zone(storage, container)
+    table = pa.Table.from_pylist([txn("t1", "c1", "p1", 2.0, "2025-02-01 10:00")], schema=TXN_SCHEMA)
+    upload(storage, container, "landing/transactions/date=2025-02-01/good.parquet", table_bytes(table))
+    for name, data in [
+        ("empty", b""),
+        ("text", b"not a parquet file at all"),
+        ("cut", table_bytes(table)[:-3]),
+    ]:
+        upload(storage, container, f"landing/transactions/date=2025-02-01/{name}.parquet", data)
+    paths = {p.rsplit("/", 1)[1]: p for p in landing.stage("transactions", date(2025, 2, 1))}
+    assert landing.schema(paths["good.parquet"]) == TXN_SCHEMA
+    for name in ("empty", "text", "cut"):
+        with pytest.raises(UnreadableFile):
+            landing.schema(paths[f"{name}.parquet"])
+    with pytest.raises(BlobLandingError, match="not a file of this landing zone"):
+        landing.schema("wasb://elsewhere@devstoreaccount1.blob.core.windows.net/x.parquet")
+
+
+def test_spark_urls_follow_the_account(storage, container):
+    def spark_root(account_url: str, scheme: str = "abfss") -> str:
+        service = AzureBlobStorageResource(
+            account_url=account_url, credential=AzureBlobStorageKeyCredential(key="a2V5")
+        )
+        return BlobLandingZone(service.get_client, "landing", "", scheme).spark_root
+
+    assert spark_root("https://acct.blob.core.windows.net") == "abfss://landing@acct.dfs.core.windows.net/"
+    assert (
+        spark_root("https://acct.blob.core.windows.net", "wasbs")
+        == "wasbs://landing@acct.blob.core.windows.net/"
+    )
+    assert spark_root("http://127.0.0.1:10000/devstoreaccount1") == (
+        "wasb://landing@devstoreaccount1.blob.core.windows.net/"
+    )
+    with pytest.raises(BlobLandingError, match="only at 127.0.0.1:10000"):
+        spark_root("http://127.0.0.1:10001/devstoreaccount1")
+    with pytest.raises(ValueError, match="spark_scheme"):
+        BlobLandingZone(storage.get_client, container, "", "https")
+
+
+@pytest.mark.slow
+def test_ingest_reads_a_landed_day_from_azurite_with_no_local_copy(spark, storage, container, tmp_path: Path):
+    use_emulator(spark)
+    landing = zone(storage, container)
+    good = [txn("t1", "c1", "p1", 2.0, "2025-02-01 10:00"), txn("t2", "c2", "p1", -1.0, "2025-02-01 11:00")]
+    upload(storage, container, "landing/transactions/date=2025-02-01/part-0.parquet",
+           table_bytes(pa.Table.from_pylist(good, schema=TXN_SCHEMA)))  # fmt: skip
+    upload(storage, container, "landing/transactions/date=2025-02-01/broken.parquet", b"junk")
+    tables = DeltaTables(spark, str(tmp_path / "delta"))
+    before = set(os.listdir(tmp_path))
+
+    [result] = ingest_days(spark, tables, landing, TRANSACTIONS, date(2025, 2, 1), date(2025, 2, 1))
+    assert (result.files, result.rows_in, result.accepted, result.rejected) == (2, 2, 1, 1)  # the unreadable file has no rows
+    quarantined = f"{landing.container_url}/landing/transactions/_quarantine/date=2025-02-01/broken.parquet"
+    assert result.quarantined_files == [quarantined]
+    assert "landing/transactions/date=2025-02-01/broken.parquet" not in blob_names(storage, container)
+    files = {r["file"] for r in tables.read(REJECTED_ROWS_TABLE).collect()}
+    root = f"wasb://{container}@devstoreaccount1.blob.core.windows.net/landing/transactions/date=2025-02-01/"
+    assert files == {f"{root}part-0.parquet", quarantined}
+    # Nothing landed was copied to local disk: only the Delta tables were written under the test dir.
+    assert set(os.listdir(tmp_path)) - before == {"delta"}
+    local = [p for p in tmp_path.rglob("*") if p.name in ("part-0.parquet", "broken.parquet")]
+    assert local == []
+
+
+def test_quarantine_moves_the_blob_aside(storage, container, azurite_url: str):
+    landing = zone(storage, container)
     day = date(2025, 2, 1)
     bad = b"not a parquet file"
     upload(storage, container, "landing/transactions/date=2025-02-01/bad.parquet", bad)
@@ -230,19 +230,18 @@ def test_quarantine_moves_the_blob_aside(storage, container, azurite_url: str, t
     assert blob_names(storage, container) == {target, "landing/transactions/date=2025-02-01/good.parquet"}
     with storage.get_client() as service:
         assert service.get_container_client(container).download_blob(target).readall() == bad
-    assert not Path(bad_path).exists()
-    assert Path(good_path).exists()
+    assert good_path.endswith("/good.parquet")
     assert [f.name for f in landing.landed_days("transactions")[day]] == ["good.parquet"]
 
     # A retry after the move finds the quarantined copy; an unknown file is an error.
     assert landing.quarantine("transactions", day, bad_path) == moved
     with pytest.raises(BlobLandingError, match="does not exist"):
-        landing.quarantine("transactions", day, str(tmp_path / "never-landed.parquet"))
+        landing.quarantine("transactions", day, bad_path.replace("bad.parquet", "never-landed.parquet"))
 
 
-def test_location_names_the_container_and_prefix(storage, container, azurite_url: str, tmp_path: Path):
-    assert zone(storage, container, tmp_path).location == f"{azurite_url}/{container}/landing"
-    assert zone(storage, container, tmp_path, prefix="").location == f"{azurite_url}/{container}"
+def test_location_names_the_container_and_prefix(storage, container, azurite_url: str):
+    assert zone(storage, container).location == f"{azurite_url}/{container}/landing"
+    assert zone(storage, container, prefix="").location == f"{azurite_url}/{container}"
 
 
 @pytest.fixture
@@ -251,10 +250,8 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield inst
 
 
-def test_sensor_requests_partitions_through_the_blob_resource(storage, container, instance, tmp_path: Path):
-    resource = BlobLandingZoneResource(
-        storage=storage, container=container, prefix="landing/", staging_dir=str(tmp_path / "staging")
-    )
+def test_sensor_requests_partitions_through_the_blob_resource(storage, container, instance):
+    resource = BlobLandingZoneResource(storage=storage, container=container, prefix="landing/")
     sensor = build_landing_sensor(TRANSACTIONS)
     upload(storage, container, "landing/transactions/date=2025-02-01/part-0.parquet", parquet_bytes(1))
     upload(storage, container, "landing/transactions/date=2025-02-02/part-0.parquet", parquet_bytes(1))
@@ -277,3 +274,16 @@ def test_sensor_requests_partitions_through_the_blob_resource(storage, container
     third = tick(first.cursor)
     assert [r.partition_key for r in third.run_requests] == ["2025-02-02"]
     assert tick(third.cursor).run_requests == []
+
+
+def test_blob_landing_resource_uses_the_key_when_set_else_default_credential(azurite_url, container):
+    env = {"AZURE_BLOB_ACCOUNT_URL": azurite_url, "FEATURE_STORE_LANDING_CONTAINER": container,
+           "FEATURE_STORE_LANDING_PREFIX": "landing/", "AZURE_BLOB_ACCOUNT_KEY": DEVSTORE_KEY}  # fmt: skip
+    with_key = blob_landing_resource(env)
+    assert isinstance(with_key.storage.credential, AzureBlobStorageKeyCredential)
+    assert (with_key.container, with_key.prefix) == (container, "landing/")
+    # The key is an EnvVar reference, so Dagster's UI and run config show its name, never its value.
+    assert DEVSTORE_KEY not in repr(with_key)
+    without_key = blob_landing_resource({k: v for k, v in env.items() if k != "AZURE_BLOB_ACCOUNT_KEY"})
+    assert isinstance(without_key.storage.credential, AzureBlobStorageDefaultCredential)
+    assert without_key.storage.account_url == azurite_url
