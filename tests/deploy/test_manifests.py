@@ -253,6 +253,8 @@ def test_helm_values_render_the_same_instance_settings_as_deploy_dagster_yaml() 
         s for s in instance["run_launcher"]["config"]["env_secrets"] if s != "dagster-postgresql-secret"
     ]
     assert values["telemetry"]["enabled"] is instance["telemetry"]["enabled"] is False
+    for kind in ("schedule", "sensor"):
+        assert values["retention"][kind]["purgeAfterDays"] == instance["retention"][kind]["purge_after_days"]
     assert values["postgresql"]["enabled"] is False
     assert (
         values["postgresql"]["postgresqlParams"] == instance["storage"]["postgres"]["postgres_db"]["params"]
