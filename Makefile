@@ -40,7 +40,7 @@ backfill: install $(DAGSTER_HOME)/dagster.yaml
 test: install services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install services
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install

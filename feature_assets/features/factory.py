@@ -7,7 +7,7 @@ import dagster as dg
 from feature_assets.automation import with_own_day_tile
 from feature_assets.features.checks import build_snapshot_checks
 from feature_assets.lib.metadata import column_schema, table_metadata
-from feature_assets.lib.policies import DAILY_FRESHNESS
+from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_assets.raw.assets import raw_asset_key
 from feature_store.client_validation import catalog_tags
@@ -39,6 +39,7 @@ def build_feature_table(
     snapshot_condition: dg.AutomationCondition | None = None,
 ) -> FeatureTableDefs:
     @dg.asset(
+        pool=SPARK_POOL,
         key=tiles_key(spec),
         deps=[raw_asset_key(spec.source)],
         partitions_def=daily_partitions,
@@ -61,6 +62,8 @@ def build_feature_table(
         return dg.MaterializeResult(metadata=_write_metadata(result))
 
     @dg.asset(
+
+        pool=SPARK_POOL,
         key=snapshots_key(spec),
         deps=[
             dg.AssetDep(

@@ -8,3 +8,7 @@ import dagster as dg
 DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(hours=48), warn_window=timedelta(hours=30)
 )
+
+# Every asset that runs Spark jobs takes a slot of this concurrency pool, so backfills and sensor runs
+# queue instead of piling onto one cluster; its limit is set per deployment (deploy/dagster/dagster.yaml).
+SPARK_POOL = "spark"

@@ -7,6 +7,7 @@ import dagster as dg
 
 from feature_assets.features.checks import outcome_result
 from feature_assets.features.factory import snapshots_key
+from feature_assets.lib.policies import SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_store import churn
 from feature_store.client import FeatureStoreClient
@@ -32,6 +33,9 @@ def feature_store_client(
 
 
 @dg.asset(
+
+
+    pool=SPARK_POOL,
     deps=[
         dg.AssetKey("raw_labels"),
         dg.AssetDep(snapshots_key(CUSTOMER_FEATURES), partition_mapping=SNAPSHOTS_BEFORE),
@@ -81,6 +85,9 @@ class ChurnModelConfig(dg.Config):
 
 
 @dg.asset(
+
+
+    pool=SPARK_POOL,
     deps=[
         dg.AssetDep("churn_training_set", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-120))
     ],
@@ -156,6 +163,9 @@ def churn_model(
 
 
 @dg.asset(
+
+
+    pool=SPARK_POOL,
     deps=[
         snapshots_key(CUSTOMER_FEATURES),
         snapshots_key(PRODUCT_FEATURES),

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from feature_assets.features.factory import snapshots_key
+from feature_assets.lib.policies import SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_store.churn import champion_training_window
 from feature_store.delta_tables import DeltaTables
@@ -71,6 +72,8 @@ def build_drift_asset(spec: WindowedFeatureTable) -> dg.AssetsDefinition:
     name = f"{spec.short_name}_drift"
 
     @dg.asset(
+
+        pool=SPARK_POOL,
         name=name,
         deps=[snapshots_key(spec)],
         partitions_def=daily_partitions,

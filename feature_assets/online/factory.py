@@ -6,7 +6,7 @@ import dagster as dg
 
 from feature_assets.features.checks import outcome_result
 from feature_assets.features.factory import snapshots_key
-from feature_assets.lib.policies import DAILY_FRESHNESS
+from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_store.online_sync import check_online_matches_offline, publish_rows
 from feature_store.specs import WindowedFeatureTable
@@ -34,6 +34,7 @@ def build_online_table(
     spec: WindowedFeatureTable, store_kind: str, condition: dg.AutomationCondition | None = None
 ) -> OnlineTableDefs:
     @dg.asset(
+        pool=SPARK_POOL,
         key=online_key(spec),
         deps=[snapshots_key(spec)],
         partitions_def=daily_partitions,

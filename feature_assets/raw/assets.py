@@ -5,7 +5,7 @@ from collections import Counter
 import dagster as dg
 
 from feature_assets.lib.metadata import column_schema, table_metadata
-from feature_assets.lib.policies import DAILY_FRESHNESS
+from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_store.ingest import REJECTED_ROWS_TABLE, ingest_days
 from feature_store.specs import RawSource
@@ -21,6 +21,7 @@ def raw_asset_key(source: RawSource) -> dg.AssetKey:
 
 def build_raw_asset(source: RawSource) -> dg.AssetsDefinition:
     @dg.asset(
+        pool=SPARK_POOL,
         key=raw_asset_key(source),
         partitions_def=daily_partitions,
         # A range backfill is one run that ingests day by day in one Spark session.
