@@ -21,6 +21,7 @@ a value; `resolved_values()` lists the values this process read from Key Vault, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -33,11 +34,16 @@ from feature_store.azure.identity import AzureIdentity
 from feature_store.redaction import redact_text
 
 ENVIRONMENT = "env"  # FEATURE_STORE_KEY_VAULT_SCOPES value: the scope reads environment variables
+PROBE_SECRET = "featurestore-doctor-probe"  # read by check(); it need not exist
 _KEY_VAULT_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 # The variables a process-wide Secrets is built from: when one changes, it is rebuilt.
 _CONFIGURATION = (V.KEY_VAULT_URL, V.KEY_VAULT_SCOPES, V.KEY_VAULT_VERIFY_CHALLENGE, V.SECRETS_CACHE_SECONDS,
                   V.AZURE_CREDENTIAL, V.AZURE_CLIENT_ID, V.AZURE_TENANT_ID, V.AZURE_CLIENT_SECRET,
                   V.AZURE_FEDERATED_TOKEN_FILE)  # fmt: skip
+
+
+class _NotFound(Exception):
+    """The vault has no such secret (turned into a SecretError naming scope and key)."""
 
 
 class SecretError(LookupError):
@@ -145,6 +151,20 @@ class Secrets:
         where = f"secret {key!r} of scope {scope!r} in Key Vault {vault}"
         if not _KEY_VAULT_NAME.match(key):
             raise SecretError(f"{where}: a Key Vault secret name has only letters, digits and dashes")
+        try:
+            value = self._read(vault, key, where)
+        except _NotFound:
+            raise SecretError(f"{where}: no such secret") from None
+        if value is None:
+            raise SecretError(f"{where}: the secret has no value")
+        with self._lock:
+            self._cache[(vault, key)] = (value, now + self.cache_seconds)
+        with _resolved_lock:
+            _resolved.add(value)
+        return value
+
+    def _read(self, vault: str, key: str, where: str) -> str | None:
+        """The secret's value; SecretError naming `where` for every failure but a missing secret."""
         from azure.core.exceptions import (
             ClientAuthenticationError,
             HttpResponseError,
@@ -153,9 +173,9 @@ class Secrets:
         )
 
         try:
-            value = self._client(vault).get_secret(key).value
+            return self._client(vault).get_secret(key).value
         except ResourceNotFoundError:
-            raise SecretError(f"{where}: no such secret") from None
+            raise _NotFound from None
         except ClientAuthenticationError as exc:  # incl. CredentialUnavailableError
             raise SecretError(
                 f"{where}: {self.identity.describe()} could not get a token: {_first_line(exc)}"
@@ -167,13 +187,21 @@ class Secrets:
             ) from None
         except ServiceRequestError as exc:
             raise SecretError(f"{where}: the vault is unreachable: {_first_line(exc)}") from None
-        if value is None:
-            raise SecretError(f"{where}: the secret has no value")
-        with self._lock:
-            self._cache[(vault, key)] = (value, now + self.cache_seconds)
-        with _resolved_lock:
-            _resolved.add(value)
-        return value
+
+    def vaults(self) -> list[str]:
+        """Every vault a scope reads from."""
+        return sorted({v for v in (self.vault_url, *self.scope_vaults.values()) if v and v != ENVIRONMENT})
+
+    def check(self) -> str:
+        """For `featurestore doctor`: each vault answers an authenticated read (a probe secret that need not
+        exist: its 404 proves the token and the read permission). Raises SecretError, else says what works."""
+        vaults = self.vaults()
+        if not vaults:
+            return "not configured: secrets come from <SCOPE>_<KEY> environment variables"
+        for vault in vaults:
+            with contextlib.suppress(_NotFound):
+                self._read(vault, PROBE_SECRET, f"Key Vault {vault}")
+        return f"{', '.join(vaults)} as {self.identity.describe()}"
 
     def _client(self, vault: str) -> Any:
         with self._lock:
@@ -244,6 +272,11 @@ def reset() -> None:
 def get(scope: str, key: str) -> str:
     """The secret `key` of `scope` (module doc: Key Vault or the environment)."""
     return configured().get(scope, key)
+
+
+def check() -> str:
+    """The process's vaults answer with its identity (for `featurestore doctor`); raises SecretError."""
+    return configured().check()
 
 
 def resolved_values() -> list[str]:

@@ -203,3 +203,22 @@ def test_a_missing_prefix_secret_in_key_vault_names_scope_key_and_vault(key_vaul
     assert str(err.value) == (
         f"secret 'nope-authorization-key' of scope 'keyvault' in Key Vault {key_vault.vault_url}: no such secret"
     )
+
+
+def test_check_proves_each_vault_answers_with_this_identity(key_vault: KeyVault):
+    assert secrets.check() == f"{key_vault.vault_url} as DefaultAzureCredential"
+    assert [(r.path, r.status) for r in key_vault.requests if r.authorized] == [
+        (
+            "/secrets/featurestore-doctor-probe/",
+            404,
+        )  # no such secret, but the token and the read were accepted
+    ]
+    key_vault.allowed_object_ids = set()
+    with pytest.raises(
+        SecretError, match=f"^Key Vault {key_vault.vault_url}: Key Vault answered 403 Forbidden"
+    ):
+        secrets.check()
+
+
+def test_check_without_a_vault_says_where_secrets_come_from():
+    assert secrets.check() == "not configured: secrets come from <SCOPE>_<KEY> environment variables"
