@@ -222,3 +222,20 @@ def test_check_proves_each_vault_answers_with_this_identity(key_vault: KeyVault)
 
 def test_check_without_a_vault_says_where_secrets_come_from():
     assert secrets.check() == "not configured: secrets come from <SCOPE>_<KEY> environment variables"
+
+
+def test_no_secret_or_token_reaches_the_logs(
+    key_vault: KeyVault, identity_endpoint: ManagedIdentityEndpoint, caplog
+):
+    """Everything the SDKs log at DEBUG while reading secrets, including a failed read."""
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        secrets.get("keyvault", "cosmos-uri")
+        secrets.get("keyvault", "cosmos-key-authorization-key")
+        with pytest.raises(SecretError):
+            secrets.get("keyvault", "no-such-secret")
+    assert "vault.azure.net" in caplog.text  # the SDKs did log
+    tokens = [t.token for t in identity_endpoint.issued]
+    assert tokens
+    assert_no_secret(caplog.text, *tokens, identity_endpoint.header)
