@@ -24,7 +24,7 @@ from feature_store import devservices
 from feature_store.azure.identity import AzureIdentity
 from feature_store.online import ReadRequest
 from feature_store.online.cosmos_store import CosmosOnlineStore
-from feature_store.online.specs import AzureCosmosDBSpec, CosmosStoreSpec
+from feature_store.online.specs import AzureCosmosDBSpec, CosmosStoreSpec, spec_from_env
 from tests.fakes.keyvault import KeyVault
 from tests.fakes.managed_identity import ManagedIdentityEndpoint
 from tests.fakes.tls import TlsFiles
@@ -100,13 +100,13 @@ def _rows(store, table: str) -> list[int]:
 
 
 def test_cosmos_with_entra_id_sends_managed_identity_tokens_and_no_key(
-    database: str, proxy: RecordingTlsProxy, identity_endpoint: ManagedIdentityEndpoint
+    database: str, proxy: RecordingTlsProxy, identity_endpoint: ManagedIdentityEndpoint, tmp_path
 ):
-    spec = CosmosStoreSpec(
-        proxy.url, identity=AzureIdentity("managed_identity"), database=database, container=CONTAINER,
-        enable_endpoint_discovery=False,
-    )  # fmt: skip
-    assert spec.key is None
+    env = {"FEATURE_STORE_COSMOS_ENDPOINT": proxy.url, "FEATURE_STORE_COSMOS_AUTH": "entra",
+           "FEATURE_STORE_COSMOS_DATABASE": database, "FEATURE_STORE_COSMOS_ENDPOINT_DISCOVERY": "false",
+           "FEATURE_STORE_AZURE_CREDENTIAL": "managed_identity"}  # fmt: skip
+    spec = spec_from_env("cosmos", tmp_path, env)
+    assert (spec.key, spec.identity, spec.container) == (None, AzureIdentity("managed_identity"), CONTAINER)
     table = "entra_t"
     now = datetime.now(UTC)
     with spec.open() as store:

@@ -18,7 +18,7 @@ import redis
 from feature_store import devservices
 from feature_store.azure.identity import REDIS_SCOPE, AzureIdentity
 from feature_store.online import ReadRequest
-from feature_store.online.specs import RedisStoreSpec
+from feature_store.online.specs import RedisStoreSpec, spec_from_env
 from tests.fakes.managed_identity import IssuedToken, ManagedIdentityEndpoint
 from tests.services import SERVICES_ROOT
 
@@ -79,9 +79,12 @@ def _auth_calls(admin: redis.Redis) -> int:
     return int(admin.info("commandstats").get("cmdstat_auth", {}).get("calls", 0))
 
 
-def test_redis_with_entra_id_refreshes_its_token_and_keeps_working(entra_redis):
+def test_redis_with_entra_id_refreshes_its_token_and_keeps_working(entra_redis, tmp_path):
     server, acl, endpoint = entra_redis
-    spec = RedisStoreSpec(server.host, server.port, identity=AzureIdentity("managed_identity"))
+    env = {"FEATURE_STORE_REDIS_HOST": server.host, "FEATURE_STORE_REDIS_PORT": str(server.port),
+           "FEATURE_STORE_REDIS_AUTH": "entra", "FEATURE_STORE_AZURE_CREDENTIAL": "managed_identity"}  # fmt: skip
+    spec = spec_from_env("redis", tmp_path, env)
+    assert spec == RedisStoreSpec(server.host, server.port, identity=AzureIdentity("managed_identity"))
     table = f"t_{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC)
     store = spec.open()
