@@ -35,7 +35,7 @@ class OnlineMethods:
     def online_store(self) -> OnlineStore:
         """The deployment's online store (FEATURE_STORE_ONLINE_STORE), opened on first use."""
         if self._online_store is None:
-            self._online_store = self.settings.online_store_spec().open()
+            self._online_store = self.settings.online_store_spec().for_reading().open()
         return self._online_store
 
     def publish_table(
@@ -103,7 +103,7 @@ class OnlineMethods:
         plan = self.plan_online_lookup(feature_lookups)
         self._require("get_online_features", *plan.tables)
         if isinstance(online_store, OnlineStoreSpec):
-            with online_store.open() as store:
+            with online_store.for_reading().open() as store:
                 return plan.execute(store, entity_rows)
         return plan.execute(online_store or self.online_store, entity_rows)
 

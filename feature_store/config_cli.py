@@ -183,6 +183,12 @@ def _check_dagster(settings: Settings) -> str:
     return f"{home} ({storage}): {runs} run(s)"
 
 
+def _check_key_vault(settings: Settings) -> str:
+    from feature_store import secrets
+
+    return secrets.check()
+
+
 CHECKS: dict[str, Check] = {
     "spark": _check_spark,
     "delta": _check_delta,
@@ -190,6 +196,7 @@ CHECKS: dict[str, Check] = {
     "online store": _check_online_store,
     "mlflow": _check_mlflow,
     "grants database": _check_grants,
+    "key vault": _check_key_vault,
     "dagster storage": _check_dagster,
 }
 

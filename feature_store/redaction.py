@@ -23,8 +23,10 @@ def redact_uri(uri: str) -> str:
 
 
 def redact_text(text: str, env: Mapping[str, str] | None = None) -> str:
+    from feature_store.secrets import resolved_values
+
     text = redact_uri(text)
-    for value in sorted(secret_values(env), key=len, reverse=True):
+    for value in sorted([*secret_values(env), *resolved_values()], key=len, reverse=True):
         if len(value) >= _MIN_SECRET_LENGTH:
             text = text.replace(value, MASK)
     return text

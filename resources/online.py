@@ -3,8 +3,15 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
+from feature_store.azure.identity import AzureIdentity
 from feature_store.online.base import OnlineStore
-from feature_store.online.specs import CosmosStoreSpec, OnlineStoreSpec, RedisStoreSpec, SqliteStoreSpec
+from feature_store.online.specs import (
+    AzureCosmosDBSpec,
+    CosmosStoreSpec,
+    OnlineStoreSpec,
+    RedisStoreSpec,
+    SqliteStoreSpec,
+)
 
 
 class OnlineStoreResource(dg.ConfigurableResource):
@@ -15,6 +22,22 @@ class OnlineStoreResource(dg.ConfigurableResource):
 
     def open(self) -> OnlineStore:
         return self.spec().open()
+
+
+class AzureIdentityConfig(dg.Config):
+    """An Entra ID identity (feature_store/azure/identity.py: default, managed_identity, workload_identity,
+    client_secret); the client secret only through dg.EnvVar."""
+
+    kind: str = "default"
+    client_id: str | None = None
+    tenant_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False, description="Set with dg.EnvVar")
+    federated_token_file: str | None = None
+
+    def identity(self) -> AzureIdentity:
+        return AzureIdentity(
+            self.kind, self.client_id, self.tenant_id, self.client_secret, self.federated_token_file
+        )
 
 
 class SqliteOnlineStoreResource(OnlineStoreResource):
@@ -33,23 +56,36 @@ class RedisOnlineStoreResource(OnlineStoreResource):
     port: int = 6379
     db: int = 0
     username: str | None = None
-    password: str | None = Field(default=None, description="Set with dg.EnvVar, never in code")
+    password: str | None = Field(default=None, repr=False, description="Set with dg.EnvVar, never in code")
     ssl: bool = False
+    identity: AzureIdentityConfig | None = Field(default=None, description="Entra ID instead of a password")
 
     def spec(self) -> OnlineStoreSpec:
-        return RedisStoreSpec(self.host, self.port, self.db, self.username, self.password, self.ssl)
+        return RedisStoreSpec(
+            self.host, self.port, self.db, self.username, self.password, self.ssl,
+            identity=self.identity.identity() if self.identity else None,
+        )  # fmt: skip
 
 
 class CosmosOnlineStoreResource(OnlineStoreResource):
     """Azure Cosmos DB (NoSQL API): one container for all tables, partition key /id."""
 
     endpoint: str
-    key: str = Field(description="Account key; set with dg.EnvVar")
+    key: str | None = Field(default=None, repr=False, description="Account key; set with dg.EnvVar")
+    write_secret_prefix: str | None = Field(default=None, description="'<scope>/<prefix>' instead of key")
+    read_secret_prefix: str | None = None
+    identity: AzureIdentityConfig | None = Field(default=None, description="Entra ID instead of a key")
     database: str = "feature_store"
     container: str = "online_features"
     enable_endpoint_discovery: bool = Field(default=True, description="False for the local emulator (HTTP)")
 
     def spec(self) -> OnlineStoreSpec:
+        if self.write_secret_prefix and self.identity is None:
+            return AzureCosmosDBSpec(
+                self.endpoint, self.write_secret_prefix, self.read_secret_prefix, self.database,
+                self.container, self.enable_endpoint_discovery,
+            )  # fmt: skip
         return CosmosStoreSpec(
-            self.endpoint, self.key, self.database, self.container, self.enable_endpoint_discovery
-        )
+            self.endpoint, self.key, self.database, self.container, self.enable_endpoint_discovery,
+            identity=self.identity.identity() if self.identity else None,
+        )  # fmt: skip

@@ -12,11 +12,13 @@ import dagster as dg
 from dagster_azure.blob import AzureBlobStorageKeyCredential, AzureBlobStorageResource
 
 from feature_store import variables as V
+from feature_store.azure.identity import AzureIdentity
 from feature_store.settings import Settings
 from resources.delta import DeltaLakeResource
 from resources.landing import BlobLandingZoneResource, LocalLandingZoneResource
 from resources.mlflow_tracking import MLflowResource
 from resources.online import (
+    AzureIdentityConfig,
     CosmosOnlineStoreResource,
     OnlineStoreResource,
     RedisOnlineStoreResource,
@@ -29,8 +31,30 @@ def _secret(variable: V.Variable) -> dg.EnvVar | None:
     return dg.EnvVar(variable.name) if variable.is_set() else None
 
 
+def _identity() -> AzureIdentityConfig:
+    identity = AzureIdentity.from_env()  # validates: a missing variable is named at load
+    return AzureIdentityConfig(
+        kind=identity.kind, client_id=identity.client_id, tenant_id=identity.tenant_id,
+        client_secret=_secret(V.AZURE_CLIENT_SECRET), federated_token_file=identity.federated_token_file,
+    )  # fmt: skip
+
+
 def online_store_resource(settings: Settings) -> OnlineStoreResource:
-    """FEATURE_STORE_ONLINE_STORE picks the store (sqlite on local, redis on azure by default)."""
+    """FEATURE_STORE_ONLINE_STORE picks the store (sqlite on local, redis on azure by default); Redis and
+    Cosmos DB authenticate with a key (dg.EnvVar), Key Vault secret prefixes (Cosmos) or Entra ID."""
+    if settings.online_store == "cosmos":  # from the variables: building its spec would read Key Vault
+        entra = V.COSMOS_AUTH.value() == "entra"
+        prefix = None if entra else V.COSMOS_WRITE_SECRET_PREFIX.value()
+        return CosmosOnlineStoreResource(
+            endpoint=V.COSMOS_ENDPOINT.value(),
+            key=None if entra or prefix else dg.EnvVar(V.COSMOS_KEY.name),
+            write_secret_prefix=prefix,
+            read_secret_prefix=None if entra else V.COSMOS_READ_SECRET_PREFIX.value(),
+            identity=_identity() if entra else None,
+            database=V.COSMOS_DATABASE.value(),
+            container=V.COSMOS_CONTAINER.value(),
+            enable_endpoint_discovery=V.COSMOS_ENDPOINT_DISCOVERY.flag(),
+        )
     spec = settings.online_store_spec()
     if settings.online_store == "redis":
         return RedisOnlineStoreResource(
@@ -40,14 +64,7 @@ def online_store_resource(settings: Settings) -> OnlineStoreResource:
             username=spec.username,
             password=_secret(V.REDIS_PASSWORD),
             ssl=spec.ssl,
-        )
-    if settings.online_store == "cosmos":
-        return CosmosOnlineStoreResource(
-            endpoint=spec.endpoint,
-            key=dg.EnvVar(V.COSMOS_KEY.name),
-            database=spec.database,
-            container=spec.container,
-            enable_endpoint_discovery=spec.enable_endpoint_discovery,
+            identity=_identity() if spec.identity else None,
         )
     return SqliteOnlineStoreResource(path=spec.path)
 

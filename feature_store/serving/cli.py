@@ -74,7 +74,7 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     settings.configure_mlflow()
-    spec = settings.online_store_spec()
+    spec = settings.online_store_spec().for_reading()  # a read-only key where the spec has one
     if isinstance(spec, RedisStoreSpec):
         spec = dataclasses.replace(spec, socket_timeout=args.store_timeout, retries=1)
     refs = [ModelRef.parse(m) for m in args.model]
