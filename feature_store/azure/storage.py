@@ -52,9 +52,12 @@ ENTRA_AUTHORITY = "https://login.microsoftonline.com/"
 # Spark's default `spark.redaction.regex`, extended by the setting names this module fills with a
 # secret that the default misses: account keys (WASB and ABFS) and WASB's per-container SAS
 # (`fs.azure.sas.<container>.<account>`). `fs.azure.sas.fixed.token` and `oauth2.client.secret` match
-# the default already; they are listed so the intent survives a change of Spark's default.
+# the default already; they are listed so the intent survives a change of Spark's default. A scoped
+# flag, (?i:...), so the pattern can follow a user's own regex (Java and Python read it alike).
 SPARK_DEFAULT_REDACTION = r"secret|password|token|access[.]?key"
-REDACTION_REGEX = rf"(?i){SPARK_DEFAULT_REDACTION}|account[.]key|fs[.]azure[.]sas[.]|oauth2[.]client[.]secret"
+REDACTION_REGEX = (
+    rf"(?i:{SPARK_DEFAULT_REDACTION}|account[.]key|fs[.]azure[.]sas[.]|oauth2[.]client[.]secret)"
+)
 SECRET_SETTINGS = ("fs.azure.account.key.", "fs.azure.sas.", "fs.azure.account.oauth2.client.secret.")
 
 
