@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,6 +37,7 @@ from feature_store.azure.storage import (
     EMULATOR_BLOB_PORT,
     EMULATOR_HOST,
     blob_account,
+    blob_host,
     dfs_host,
     is_emulator_url,
 )
@@ -114,11 +115,7 @@ class BlobLandingZone(LandingZone):
                     raise BlobLandingError(
                         f"{url} is not an Azure Blob endpoint (https://<account>.blob.<suffix>)"
                     )
-                host = (
-                    dfs_host(account)
-                    if self.spark_scheme == "abfss"
-                    else account.replace(".dfs.", ".blob.", 1)
-                )
+                host = dfs_host(account) if self.spark_scheme == "abfss" else blob_host(account)
                 self._spark_root = f"{self.spark_scheme}://{self.container}@{host}/"
         return self._spark_root
 
@@ -126,7 +123,7 @@ class BlobLandingZone(LandingZone):
         """The blob behind a path `stage` returned."""
         if not staged_path.startswith(self.spark_root):
             raise BlobLandingError(f"{staged_path} is not a file of this landing zone ({self.spark_root})")
-        return unquote(staged_path[len(self.spark_root) :])
+        return staged_path[len(self.spark_root) :]
 
     @property
     def location(self) -> str:
