@@ -49,13 +49,16 @@ def run_range(job: dg.JobDefinition, instance: dg.DagsterInstance, keys: list[st
     return result
 
 
-def run_partition(job: dg.JobDefinition, instance: dg.DagsterInstance, key: str, day: date):
+def run_partition(
+    job: dg.JobDefinition, instance: dg.DagsterInstance, key: str, day: date, config: dict | None = None
+):
     started = time.monotonic()
+    ops = {"ops": {key: {"config": config}}} if config else {}
     result = job.execute_in_process(
         instance=instance,
         asset_selection=[dg.AssetKey(key)],
         partition_key=day.isoformat(),
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, **ops},
         raise_on_error=False,
     )
     print(f"  {key}: {day}, {time.monotonic() - started:.0f}s, {'succeeded' if result.success else 'FAILED'}")
@@ -240,12 +243,12 @@ def print_served_prediction(entity: dict) -> None:
 
 
 def materialize_graph(
-    instance: dg.DagsterInstance, first: date, last: date
+    instance: dg.DagsterInstance, first: date, last: date, model_config: dict | None = None
 ) -> tuple[list[dg.ExecuteInProcessResult], list[dg.ExecuteInProcessResult]]:
     """Every asset over first..last as a deployment would run it: the transaction side as one range run,
     labels and training set over the days whose labels are known, the model on the last such day, scores
     on the last day, and drift on the day before the demo's injected drift and on the last day.
-    Returns (pipeline runs, drift runs)."""
+    `model_config` overrides churn_model's config (ChurnModelConfig). Returns (pipeline runs, drift runs)."""
     job = defs.resolve_implicit_global_asset_job_def()
     transaction_assets = [
         "raw_transactions",
@@ -255,7 +258,7 @@ def materialize_graph(
     last_label_day = last - timedelta(days=CHURN_HORIZON_DAYS)
     if last_label_day >= first:
         results.append(run_range(job, instance, ["raw_labels", "churn_training_set"], first, last_label_day))
-        results.append(run_partition(job, instance, "churn_model", last_label_day))
+        results.append(run_partition(job, instance, "churn_model", last_label_day, model_config))
         results.append(run_partition(job, instance, "churn_scores", last))
     drift_start = last - timedelta(days=DRIFT_DAYS - 1)
     drift_runs = [

@@ -207,17 +207,19 @@ def start(
     host: str = HOST,
     timeout: float = 60.0,
     state: Path | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Service:
     """Start `name` on `port` (default: its fixed port) and wait until the port answers.
 
-    `root` holds node_modules; `state` (default `root`) gets the pid file, the log and the data."""
+    `root` holds node_modules; `state` (default `root`) gets the pid file, the log and the data.
+    `extra_args` go after the service's own (for redis-server, later options win: e.g. TLS)."""
     root = Path(root).resolve()
     state = root if state is None else Path(state).resolve()
     state.mkdir(parents=True, exist_ok=True)
     port = DEFAULT_PORTS[name] if port is None else port
     if port_open(port, host):
         raise ServiceError(f"{name}: port {host}:{port} is already in use")
-    argv = command(name, root, port, host, state)
+    argv = [*command(name, root, port, host, state), *extra_args]
     log_path = state / f"{name}-{port}.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -317,3 +319,9 @@ def running(
         yield service
     finally:
         stop_service(service, state)
+
+
+def redis_tls_args(port: int, cert: Path, key: Path, ca: Path, password: str) -> tuple[str, ...]:
+    """redis-server options for TLS only on `port` with a password, as Azure Cache for Redis serves (6380)."""
+    return ("--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+            "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no", "--requirepass", password)  # fmt: skip

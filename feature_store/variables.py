@@ -186,6 +186,9 @@ REDIS_PASSWORD = declare(
     "FEATURE_STORE_REDIS_PASSWORD", "online store", "Redis password (Azure Cache: the access key)", secret=True
 )
 REDIS_SSL = declare("FEATURE_STORE_REDIS_SSL", "online store", "TLS to Redis (true on Azure Cache)", "false")
+REDIS_SSL_CA_CERTS = declare(
+    "FEATURE_STORE_REDIS_SSL_CA_CERTS", "online store", "CA bundle (PEM) for Redis TLS; unset: the system's"
+)
 COSMOS_ENDPOINT = declare(
     "FEATURE_STORE_COSMOS_ENDPOINT", "online store", "Cosmos DB account URI (online store cosmos)"
 )

@@ -58,11 +58,12 @@ class RedisOnlineStoreResource(OnlineStoreResource):
     username: str | None = None
     password: str | None = Field(default=None, repr=False, description="Set with dg.EnvVar, never in code")
     ssl: bool = False
+    ssl_ca_certs: str | None = Field(default=None, description="CA bundle for TLS; None: the system's")
     identity: AzureIdentityConfig | None = Field(default=None, description="Entra ID instead of a password")
 
     def spec(self) -> OnlineStoreSpec:
         return RedisStoreSpec(
-            self.host, self.port, self.db, self.username, self.password, self.ssl,
+            self.host, self.port, self.db, self.username, self.password, self.ssl, self.ssl_ca_certs,
             identity=self.identity.identity() if self.identity else None,
         )  # fmt: skip
 

@@ -64,6 +64,7 @@ def online_store_resource(settings: Settings) -> OnlineStoreResource:
             username=spec.username,
             password=_secret(V.REDIS_PASSWORD),
             ssl=spec.ssl,
+            ssl_ca_certs=spec.ssl_ca_certs,
             identity=_identity() if spec.identity else None,
         )
     return SqliteOnlineStoreResource(path=spec.path)

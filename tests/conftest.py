@@ -69,3 +69,18 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory):
     from tests.services import session_server
 
     yield from session_server("postgres", "FEATURE_STORE_TEST_POSTGRES_PORT", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory):
+    from tests.services import session_server
+
+    yield from session_server("redis", "FEATURE_STORE_TEST_REDIS_PORT", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def cosmos_server(tmp_path_factory: pytest.TempPathFactory):
+    """The Cosmos DB protocol server (@vercel/cosmosdb-server)."""
+    from tests.services import session_server
+
+    yield from session_server("cosmos", "FEATURE_STORE_TEST_COSMOS_PORT", tmp_path_factory)

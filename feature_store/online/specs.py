@@ -79,6 +79,7 @@ class RedisStoreSpec(OnlineStoreSpec):
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     ssl: bool = False
+    ssl_ca_certs: str | None = None  # a CA bundle to trust instead of the system's (a private CA)
     socket_timeout: float = 5.0
     # None: redis-py's default (10 retries, exponential backoff: fine for batch publishing). Serving
     # sets 1 without backoff, so a dead Redis costs one timeout, not tens of seconds.
@@ -104,6 +105,7 @@ class RedisStoreSpec(OnlineStoreSpec):
             username=self.username,
             password=self.password,
             ssl=self.ssl,
+            **({"ssl_ca_certs": self.ssl_ca_certs} if self.ssl_ca_certs else {}),
             socket_timeout=self.socket_timeout,
             socket_connect_timeout=self.socket_timeout,
             credential_provider=None if self.identity is None else redis_credential_provider(self.identity),
@@ -232,6 +234,7 @@ def spec_from_env(kind: str, home: Path, env: Mapping[str, str] | None = None) -
             username=V.REDIS_USERNAME.value(env),
             password=V.REDIS_PASSWORD.value(env),
             ssl=V.REDIS_SSL.flag(env),
+            ssl_ca_certs=V.REDIS_SSL_CA_CERTS.value(env),
             identity=AzureIdentity.from_env(env) if entra else None,
         )
     if kind == "cosmos":

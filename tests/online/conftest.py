@@ -18,23 +18,12 @@ import pytest
 
 from feature_store import devservices
 from feature_store.online.base import OnlineStore
-from tests.services import session_server
 
 STORE_KINDS = [
     "sqlite",
     pytest.param("redis", marks=pytest.mark.slow),
     pytest.param("cosmos", marks=pytest.mark.slow),
 ]
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devservices.Service]:
-    yield from session_server("redis", "FEATURE_STORE_TEST_REDIS_PORT", tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def cosmos_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devservices.Service]:
-    yield from session_server("cosmos", "FEATURE_STORE_TEST_COSMOS_PORT", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,6 @@ from tests.fakes.managed_identity import ManagedIdentityEndpoint
 from tests.fakes.tls import TlsFiles
 from tests.fakes.tls_proxy import RecordingTlsProxy
 from tests.secrets.conftest import PLANTED
-from tests.services import session_server
 
 pytestmark = [
     pytest.mark.slow,
@@ -41,11 +40,6 @@ ACCOUNT_RESOURCE = (
     "https://127.0.0.1"  # the SDK's account scope for https://127.0.0.1:<port>/, sans /.default
 )
 CONTAINER = "online_features"
-
-
-@pytest.fixture(scope="module")
-def cosmos_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devservices.Service]:
-    yield from session_server("cosmos", "FEATURE_STORE_TEST_COSMOS_PORT", tmp_path_factory)
 
 
 @pytest.fixture
