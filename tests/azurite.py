@@ -16,8 +16,7 @@ from feature_store import devservices
 from feature_store.azure.storage import EMULATOR_BLOB_PORT, emulator_conf
 from tests.services import SERVICES_ROOT
 
-# Azurite's well-known development account key (public, documented by Microsoft; not a secret).
-DEVSTORE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+DEVSTORE_KEY = devservices.AZURITE_KEY
 EMULATOR_URL = f"http://{devservices.HOST}:{EMULATOR_BLOB_PORT}/devstoreaccount1"
 
 

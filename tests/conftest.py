@@ -57,10 +57,12 @@ def tables(spark, home: Path):
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory):
-    """Azurite's blob API: the one `.ci/run` started, else one of this test process's own."""
-    from tests.services import session_server
+    """The blob endpoint URL of Azurite on 127.0.0.1:10000, where WASB's emulator mode reaches it
+    (tests/azurite.py): the one `.ci/run` started, else one of this test process's own."""
+    from tests.azurite import emulator_azurite
 
-    yield from session_server("azurite", "FEATURE_STORE_TEST_AZURITE_PORT", tmp_path_factory)
+    with emulator_azurite(tmp_path_factory.mktemp("azurite")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -40,10 +40,10 @@ def test_blob_urls_name_account_container_and_prefix() -> None:
 
 
 @pytest.mark.slow
-def test_blob_store_uploads_to_azurite(azurite: devservices.Service, tmp_path: Path, monkeypatch) -> None:
+def test_blob_store_uploads_to_azurite(azurite: str, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("AZURE_BLOB_ACCOUNT_KEY", devservices.AZURITE_KEY)
     container = f"reports-{uuid.uuid4().hex[:8]}"
-    account_url = f"http://127.0.0.1:{azurite.port}/devstoreaccount1"
+    account_url = azurite
     with BlobServiceClient(account_url, credential=devservices.AZURITE_KEY) as service:
         service.create_container(container)
         store = report_store(f"{account_url}/{container}/drift")
