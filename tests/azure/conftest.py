@@ -76,6 +76,7 @@ def _instance_yaml(pg_port: int) -> str:
     instance = yaml.safe_load((REPO / "deploy" / "dagster" / "dagster.yaml").read_text())
     for key in ("run_launcher", "compute_logs"):
         instance.pop(key, None)
+    instance["run_monitoring"]["max_resume_run_attempts"] = 0  # the default launcher can't resume (its note)
     postgres_db = instance["storage"]["postgres"]["postgres_db"]
     postgres_db["port"] = pg_port
     postgres_db["params"] = {"sslmode": "disable"}
