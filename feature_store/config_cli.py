@@ -121,29 +121,29 @@ def _check_delta(settings: Settings) -> str:
 
 
 def _check_landing(settings: Settings) -> str:
+    from feature_store.tables import RAW_SOURCES
+
+    zone = _landing_zone(settings)
+    days = [f"{s.landing_dir} {len(zone.landed_days(s.landing_dir))} day(s)" for s in RAW_SOURCES]
+    return f"{zone.location}: {', '.join(days)}"
+
+
+def _landing_zone(settings: Settings):
     if settings.profile == "local":
         from feature_store.landing import LocalLandingZone
-        from feature_store.tables import RAW_SOURCES
 
-        zone = LocalLandingZone(settings.landing_root)
-        days = [f"{s.landing_dir} {len(zone.landed_days(s.landing_dir))} day(s)" for s in RAW_SOURCES]
-        return f"{zone.location}: {', '.join(days)}"
+        return LocalLandingZone(settings.landing_root)
     from azure.storage.blob import BlobServiceClient
 
-    url, container = V.BLOB_ACCOUNT_URL.value(), V.LANDING_CONTAINER.value(profile=settings.profile)
-    key = V.BLOB_ACCOUNT_KEY.value()
-    if key:
-        credential = key
-    else:
-        from azure.identity import DefaultAzureCredential
+    from feature_store.azure.identity import blob_credential
+    from feature_store.landing_blob import BlobLandingZone
 
-        credential = DefaultAzureCredential()
-    with BlobServiceClient(url, credential=credential) as service:
-        blobs = service.get_container_client(container).list_blobs(
-            name_starts_with=V.LANDING_PREFIX.value(profile=settings.profile), results_per_page=1
-        )
-        next(iter(blobs.by_page()), None)
-    return f"{url}/{container} ({'account key' if key else 'DefaultAzureCredential'})"
+    url = V.BLOB_ACCOUNT_URL.value(profile=settings.profile)
+    return BlobLandingZone(
+        lambda: BlobServiceClient(url, credential=blob_credential()),
+        V.LANDING_CONTAINER.value(profile=settings.profile),
+        V.LANDING_PREFIX.value(profile=settings.profile) or "",
+    )
 
 
 def _check_online_store(settings: Settings) -> str:

@@ -3,7 +3,8 @@ host, writes to the same place and the Dagster UI links to it.
 
 `FEATURE_STORE_REPORTS_ROOT` is a folder or a Blob URL, `https://<account>.blob.core.windows.net/<container>
 [/<prefix>]` (Azurite: `http://127.0.0.1:10000/devstoreaccount1/<container>`). Blob uploads authenticate with
-`AZURE_BLOB_ACCOUNT_KEY` when it is set, else with Entra ID (DefaultAzureCredential).
+`AZURE_BLOB_ACCOUNT_KEY` when it is set, else with this process's identity
+(feature_store/azure/identity.py).
 """
 
 from __future__ import annotations
@@ -63,22 +64,14 @@ class BlobReportStore(ReportStore):
         from azure.storage.blob import BlobServiceClient, ContentSettings
 
         blob_name = f"{self.prefix}/{name}" if self.prefix else name
+        from feature_store.azure.identity import blob_credential
+
         credential = self.credential if self.credential is not None else blob_credential()
         with BlobServiceClient(self.account_url, credential=credential) as service:
             blob = service.get_blob_client(self.container, blob_name)
             with open(file, "rb") as data:
                 blob.upload_blob(data, overwrite=True, content_settings=ContentSettings(content_type="text/html"))
             return blob.url
-
-
-def blob_credential() -> object:
-    """The landing account's key if set, else Entra ID."""
-    key = V.BLOB_ACCOUNT_KEY.value()
-    if key:
-        return key
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential()
 
 
 def report_store(root: str) -> ReportStore:

@@ -37,9 +37,6 @@ class BlobLandingZoneResource(LandingZoneResource):
     spark_scheme: str = Field(
         default="abfss", description="How Spark opens the blobs: abfss (ADLS Gen2 / ABFS) or wasbs"
     )
-    staging_dir: str | None = Field(
-        default=None, description="Unused since Spark reads blobs in place; accepted for old configs"
-    )
 
     def get_landing_zone(self) -> LandingZone:
         from feature_store.landing_blob import BlobLandingZone

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import dagster as dg
-from dagster_azure.blob import AzureBlobStorageKeyCredential, AzureBlobStorageResource
 
 from feature_store import variables as V
 from feature_store.azure.identity import AzureIdentity
 from feature_store.settings import Settings
 from resources.delta import DeltaLakeResource
-from resources.landing import BlobLandingZoneResource, LocalLandingZoneResource
+from resources.landing import LocalLandingZoneResource, blob_landing_resource
 from resources.mlflow_tracking import MLflowResource
 from resources.online import (
     AzureIdentityConfig,
@@ -88,15 +87,7 @@ def azure_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "spark": SparkResource(master=settings.spark_master, ivy_dir=str(settings.ivy_dir)),
         "delta": DeltaLakeResource(root=settings.delta_root),
-        "landing": BlobLandingZoneResource(
-            storage=AzureBlobStorageResource(
-                account_url=V.BLOB_ACCOUNT_URL.value(profile="azure"),
-                credential=AzureBlobStorageKeyCredential(key=dg.EnvVar(V.BLOB_ACCOUNT_KEY.name)),
-            ),
-            container=V.LANDING_CONTAINER.value(profile="azure"),
-            prefix=V.LANDING_PREFIX.value(profile="azure"),
-            staging_dir=str(settings.home / "staging"),
-        ),
+        "landing": blob_landing_resource(),
         "online_store": online_store_resource(settings),
         "mlflow_tracking": _mlflow(settings),
     }

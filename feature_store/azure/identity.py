@@ -108,6 +108,13 @@ class AzureIdentity:
         return identity.DefaultAzureCredential(**kwargs)
 
 
+def blob_credential(env: Mapping[str, str] | None = None) -> str | TokenCredential:
+    """For the landing account (AZURE_BLOB_ACCOUNT_URL) and Blob reports: its key when
+    AZURE_BLOB_ACCOUNT_KEY is set, else this process's identity."""
+    key = V.BLOB_ACCOUNT_KEY.value(env)
+    return key if key else AzureIdentity.from_env(env).credential()
+
+
 def redis_credential_provider(
     identity: AzureIdentity, scope: str = REDIS_SCOPE, refresh_ratio: float = REDIS_REFRESH_RATIO
 ) -> StreamingCredentialProvider:
