@@ -21,6 +21,17 @@ def spark():
     session.stop()
 
 
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test under its own data dir: anything that reads Settings from the environment writes its
+    grants, audit log, SQLite stores and Dagster instance under the test's tmp dir, never into the
+    repo's `.featurestore/` (the default, relative to the working dir)."""
+    monkeypatch.setenv("FEATURE_STORE_HOME", str(tmp_path))
+    if not os.environ.get("DAGSTER_HOME"):
+        (tmp_path / "dagster").mkdir(exist_ok=True)
+        monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path

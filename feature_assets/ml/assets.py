@@ -1,7 +1,10 @@
 """Churn: a point-in-time training set per label day, a model promoted only when it is good enough,
 and daily scores from the champion."""
 
+import os
+from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 
 import dagster as dg
 
@@ -10,6 +13,7 @@ from feature_assets.features.factory import snapshots_key
 from feature_assets.lib.policies import SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_store import churn
+from feature_store import variables as V
 from feature_store.client import FeatureStoreClient
 from feature_store.quality import Outcome
 from feature_store.settings import Settings
@@ -22,11 +26,28 @@ SNAPSHOTS_BEFORE = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0)
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
 
 
+def run_settings(delta: DeltaLakeResource, environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings of the data dir the run's tables live in.
+
+    The run's Delta root decides: when it is a local folder other than the environment's, its parent is the
+    run's data dir, so grants, access.toml and the audit log sit beside the tables the run writes instead of
+    in whatever data dir the environment (or its `.featurestore` default) names. Variables set explicitly
+    (FEATURE_STORE_GOVERNANCE_URI, FEATURE_STORE_ACCESS_CONFIG) still win."""
+    env = dict(os.environ if environ is None else environ)
+    settings = Settings.from_env(env)
+    root = delta.root.rstrip("/")
+    if root != settings.delta_root and "://" not in root.removeprefix("file://"):
+        home = Path(root.removeprefix("file://")).expanduser().resolve().parent
+        settings = Settings.from_env({**env, V.HOME.name: str(home)})
+    return replace(settings, delta_root=root)
+
+
 def feature_store_client(
     spark: SparkResource, delta: DeltaLakeResource, mlflow_tracking: MLflowResource | None = None
 ) -> FeatureStoreClient:
-    """The client on the run's resources: its Delta root and, for log_model/score_batch, its MLflow."""
-    settings = replace(Settings.from_env(), delta_root=delta.root)
+    """The client on the run's resources: its Delta root, the grants of that data dir (run_settings) and,
+    for log_model/score_batch, its MLflow."""
+    settings = run_settings(delta)
     if mlflow_tracking is not None:
         settings = replace(settings, mlflow_uri=mlflow_tracking.tracking_uri)
     return FeatureStoreClient(spark.get_session(), settings)
