@@ -13,7 +13,6 @@ from pathlib import Path
 import dagster as dg
 from pyspark.sql import functions as F
 
-from feature_assets.definitions import defs, settings
 from feature_store import FeatureLookup, FeatureStoreClient
 from feature_store import variables as V
 from feature_store.catalog_cli import print_description
@@ -25,10 +24,13 @@ from feature_store.governance import PermissionDenied
 from feature_store.ingest import REJECTED_ROWS_TABLE
 from feature_store.serving.auth import new_token
 from feature_store.serving.process import ServeProcess
+from feature_store.settings import Settings, record_start_date
 from feature_store.spark import build_spark_session
 from feature_store.tables import CUSTOMER_FEATURES, FEATURE_TABLES, PRODUCT_FEATURES, RAW_SOURCES
 
 DEMO_DAYS = V.DEMO_DAYS.integer()
+# The definitions load in main(), after the demo has recorded its partitions' start (record_start_date).
+settings = Settings.from_env()
 DRIFT_DAYS = 7
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
@@ -249,6 +251,8 @@ def materialize_graph(
     labels and training set over the days whose labels are known, the model on the last such day, scores
     on the last day, and drift on the day before the demo's injected drift and on the last day.
     `model_config` overrides churn_model's config (ChurnModelConfig). Returns (pipeline runs, drift runs)."""
+    from feature_assets.definitions import defs
+
     job = defs.resolve_implicit_global_asset_job_def()
     transaction_assets = [
         "raw_transactions",
@@ -271,6 +275,11 @@ def main() -> int:
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     first = yesterday - timedelta(days=DEMO_DAYS - 1)
     customers, products, per_day = SIZE_PRESETS["demo"]
+    # The partitions start at the data's first day, here and in `make ui` (Settings reads the record), so
+    # the UI shows no months of missing partitions before it. An explicit FEATURE_STORE_START_DATE wins.
+    record_start_date(settings.home, first.isoformat())
+    if V.START_DATE.is_set() and V.START_DATE.value() != first.isoformat():
+        print(f"note: FEATURE_STORE_START_DATE={V.START_DATE.value()} is set, so partitions start there, not {first}")
     print(
         f"data dir: {settings.home}\n\n1. generating {DEMO_DAYS} days of sample data ({first}..{yesterday})"
     )

@@ -23,6 +23,27 @@ __all__ = ["PROFILES", "Settings", "SettingsError"]
 DEFAULT_START_DATE = str(V.START_DATE.default)
 
 
+# Written by `make demo` so the partitions start at its data's first day, for the demo and `make ui` alike;
+# FEATURE_STORE_START_DATE, when set, wins.
+START_DATE_FILE = "partitions_start_date"
+
+
+def recorded_start_date(home: Path) -> str | None:
+    """The first partition day recorded in the data dir (record_start_date), if any."""
+    path = home / START_DATE_FILE
+    if not path.is_file():
+        return None
+    return path.read_text().strip() or None
+
+
+def record_start_date(home: Path, day: str) -> Path:
+    """Record the data dir's first partition day, read back as FEATURE_STORE_START_DATE's default."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / START_DATE_FILE
+    path.write_text(f"{day}\n")
+    return path
+
+
 def _is_database(tracking_uri: str) -> bool:
     """A SQLAlchemy URL (MLflow talks to the database itself), not a tracking server."""
     return not tracking_uri.startswith(("http://", "https://", "databricks", "file:"))
@@ -89,13 +110,14 @@ class Settings:
                 f"the {profile} profile needs these variables (it never falls back to local Spark or local "
                 "files):\n  " + "\n  ".join(missing)
             )
+        start_date = env.get(V.START_DATE.name) or recorded_start_date(home) or value(V.START_DATE)
         return cls(
             profile=profile,
             home=home,
             delta_root=value(V.DELTA_ROOT).rstrip("/"),
             landing_root=value(V.LANDING_ROOT),
             spark_master=spark_master,
-            partitions_start_date=value(V.START_DATE),
+            partitions_start_date=start_date,
             online_store=value(V.ONLINE_STORE),
             mlflow_uri=explicit(V.MLFLOW_TRACKING_URI),
             principal=value(V.PRINCIPAL) or "",

@@ -106,7 +106,13 @@ PROFILE = declare(
 HOME = declare(
     "FEATURE_STORE_HOME", "deployment", "Data dir: local Delta, SQLite stores, reports, DAGSTER_HOME", ".featurestore"
 )
-START_DATE = declare("FEATURE_STORE_START_DATE", "deployment", "First daily partition (YYYY-MM-DD)", "2025-01-01")
+START_DATE = declare(
+    "FEATURE_STORE_START_DATE",
+    "deployment",
+    "First daily partition (YYYY-MM-DD); unset: the day `make demo` recorded in {home}/partitions_start_date, "
+    "else the default",
+    "2025-01-01",
+)
 FRESHNESS_HOURS = declare(
     "FEATURE_STORE_FRESHNESS_HOURS", "deployment", "Hours after a day ends before its partition is overdue", "6"
 )
