@@ -249,7 +249,8 @@ def materialize_graph(
 ) -> tuple[list[dg.ExecuteInProcessResult], list[dg.ExecuteInProcessResult]]:
     """Every asset over first..last as a deployment would run it: the transaction side as one range run,
     labels and training set over the days whose labels are known, the model on the last such day, scores
-    on the last day, and drift on the day before the demo's injected drift and on the last day.
+    on the last day, and customer drift on the day before the demo's injected drift and on the last day
+    (product drift on the last day).
     `model_config` overrides churn_model's config (ChurnModelConfig). Returns (pipeline runs, drift runs)."""
     from feature_assets.definitions import defs
 
@@ -268,6 +269,7 @@ def materialize_graph(
     drift_runs = [
         run_partition(job, instance, "customer_features_drift", d) for d in (drift_start - timedelta(days=1), last)
     ]
+    drift_runs.append(run_partition(job, instance, "product_features_drift", last))
     return results, drift_runs
 
 

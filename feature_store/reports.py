@@ -1,8 +1,9 @@
 """Where HTML reports (drift) are kept: a local folder, or an Azure Blob container so every run, on any
 host, writes to the same place and the Dagster UI links to it.
 
-`FEATURE_STORE_REPORTS_ROOT` is a folder or a Blob URL, `https://<account>.blob.core.windows.net/<container>
-[/<prefix>]` (Azurite: `http://127.0.0.1:10000/devstoreaccount1/<container>`). Blob uploads authenticate with
+`FEATURE_STORE_REPORTS_ROOT` is a folder, a Blob URL `https://<account>.blob.core.windows.net/<container>
+[/<prefix>]` (Azurite: `http://127.0.0.1:10000/devstoreaccount1/<container>`), or the same place as Spark
+names it, `abfss://<container>@<account>.dfs.core.windows.net/<prefix>`. Blob uploads authenticate with
 `AZURE_BLOB_ACCOUNT_KEY` when it is set, else with this process's identity
 (feature_store/azure/identity.py).
 """
@@ -75,4 +76,18 @@ class BlobReportStore(ReportStore):
 
 
 def report_store(root: str) -> ReportStore:
-    return BlobReportStore(root) if root.startswith(("https://", "http://")) else LocalReportStore(root)
+    """A folder, a Blob URL, or the same container as an ABFS/WASB URI
+    (`abfss://<container>@<account>.dfs.core.windows.net/<prefix>`, as Spark names it)."""
+    parts = urlsplit(root)
+    if parts.scheme in ("http", "https"):
+        return BlobReportStore(root)
+    if parts.scheme in ("abfs", "abfss", "wasb", "wasbs"):
+        container, _, host = parts.netloc.partition("@")
+        if not container or not host:
+            raise V.SettingsError(f"{V.REPORTS_ROOT.name}={root!r} must look like {parts.scheme}://<container>@<host>/...")
+        host = host.replace(".dfs.", ".blob.", 1)
+        scheme = "http" if parts.scheme in ("abfs", "wasb") else "https"
+        return BlobReportStore(f"{scheme}://{host}/{container}{parts.path}")
+    if parts.scheme and len(parts.scheme) > 1:  # not a Windows drive letter
+        raise V.SettingsError(f"{V.REPORTS_ROOT.name}={root!r}: use a folder, an https:// Blob URL or abfss://")
+    return LocalReportStore(root)

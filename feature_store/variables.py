@@ -170,7 +170,8 @@ BLOB_ACCOUNT_KEY = declare(
 REPORTS_ROOT = declare(
     "FEATURE_STORE_REPORTS_ROOT",
     "storage",
-    "Where HTML reports (drift) go: a folder, or a Blob URL https://<account>.blob.core.windows.net/<container>",
+    "Where HTML reports (drift) go: a folder, a Blob URL https://<account>.blob.core.windows.net/<container>, "
+    "or abfss://<container>@<account>.dfs.core.windows.net/<prefix>",
     "{home}/reports",
     azure_default=REQUIRED,
 )

@@ -195,4 +195,4 @@ def upload_landing(deployment: AzureDeployment, local_root: Path) -> int:
     return len(files)
 
 
-FIRST, LAST = date(2025, 1, 1), date(2025, 3, 1)
+FIRST, LAST = date(2025, 1, 1), date(2025, 2, 14)  # 15 label days: 30 days of future each

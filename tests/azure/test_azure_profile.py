@@ -58,7 +58,7 @@ def run(deployment: AzureDeployment, args: list[str], timeout: float, **env: str
 @pytest.fixture(scope="module")
 def graph_run(azure_deployment: AzureDeployment, tmp_path_factory: pytest.TempPathFactory) -> GraphRun:
     local = tmp_path_factory.mktemp("generated")
-    generate(local, FIRST, LAST, customers=300, products=20, transactions_per_day=250, seed=5,
+    generate(local, FIRST, LAST, customers=200, products=20, transactions_per_day=150, seed=5,
              label_fraction=0.3)  # fmt: skip
     assert upload_landing(azure_deployment, local) > 0
     done = run(azure_deployment, [sys.executable, "-m", "tests.azure.graph_run", str(FIRST), str(LAST)],

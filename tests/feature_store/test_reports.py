@@ -39,6 +39,19 @@ def test_blob_urls_name_account_container_and_prefix() -> None:
         BlobReportStore("https://acct.blob.core.windows.net/")
 
 
+def test_abfss_and_wasbs_roots_name_the_same_blobs() -> None:
+    for root in ("abfss://reports@acct.dfs.core.windows.net/drift", "wasbs://reports@acct.blob.core.windows.net/drift"):
+        store = report_store(root)
+        assert isinstance(store, BlobReportStore)
+        assert (store.account_url, store.container, store.prefix) == (
+            "https://acct.blob.core.windows.net", "reports", "drift",
+        )  # fmt: skip
+    with pytest.raises(SettingsError, match="must look like abfss://<container>@<host>"):
+        report_store("abfss://acct.dfs.core.windows.net/drift")
+    with pytest.raises(SettingsError, match="use a folder, an https:// Blob URL or abfss://"):
+        report_store("s3://bucket/reports")
+
+
 @pytest.mark.slow
 def test_blob_store_uploads_to_azurite(azurite: str, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("AZURE_BLOB_ACCOUNT_KEY", devservices.AZURITE_KEY)
