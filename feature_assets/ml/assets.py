@@ -10,7 +10,7 @@ import dagster as dg
 
 from feature_assets.features.checks import outcome_result
 from feature_assets.features.factory import snapshots_key
-from feature_assets.lib.policies import SPARK_POOL
+from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_store import churn
 from feature_store import variables as V
@@ -63,6 +63,7 @@ def feature_store_client(
         dg.AssetDep(snapshots_key(PRODUCT_FEATURES), partition_mapping=SNAPSHOTS_BEFORE),
     ],
     partitions_def=daily_partitions,
+    freshness_policy=DAILY_FRESHNESS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=ML_GROUP,
     kinds={"spark", "delta"},
@@ -113,6 +114,7 @@ class ChurnModelConfig(dg.Config):
         dg.AssetDep("churn_training_set", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-120))
     ],
     partitions_def=daily_partitions,
+    freshness_policy=DAILY_FRESHNESS,
     group_name=ML_GROUP,
     kinds={"scikitlearn", "mlflow"},
     description="A gradient-boosting churn model trained on the training-set days before D minus a holdout, "
@@ -194,6 +196,7 @@ def churn_model(
         "churn_model",
     ],
     partitions_def=daily_partitions,
+    freshness_policy=DAILY_FRESHNESS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=ML_GROUP,
     kinds={"spark", "delta", "mlflow"},

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from feature_assets.features.factory import snapshots_key
-from feature_assets.lib.policies import SPARK_POOL
+from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_store.churn import champion_training_window
 from feature_store.delta_tables import DeltaTables
@@ -77,6 +77,7 @@ def build_drift_asset(spec: WindowedFeatureTable) -> dg.AssetsDefinition:
         name=name,
         deps=[snapshots_key(spec)],
         partitions_def=daily_partitions,
+        freshness_policy=DAILY_FRESHNESS,
         group_name=MONITORING_GROUP,
         kinds={"spark", "evidently"},
         description=f"Evidently data-drift report of {spec.name} on day D against a reference window "

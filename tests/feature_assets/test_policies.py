@@ -3,7 +3,9 @@
 import yaml
 
 from feature_assets.definitions import all_assets
-from feature_assets.lib.policies import SPARK_POOL
+from feature_assets.freshness import LABEL_DAY_ASSETS, freshness_checks
+from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
+from feature_assets.partitions import daily_partitions
 from tests.services import REPO
 
 
@@ -17,3 +19,19 @@ def test_the_production_instance_limits_that_pool() -> None:
     instance = yaml.safe_load((REPO / "deploy" / "dagster" / "dagster.yaml").read_text())
     pools = instance["concurrency"]["pools"]
     assert pools["default_limit"] >= 1 and pools["granularity"] == "op"
+
+
+def test_every_daily_asset_has_a_freshness_policy() -> None:
+    """README: every daily asset has a FreshnessPolicy (issue 15: the churn and drift assets had none)."""
+    daily = [s for a in all_assets for s in a.specs if a.partitions_def == daily_partitions]
+    assert {s.key.to_user_string() for s in daily} == {a.key.to_user_string() for a in all_assets}
+    assert {s.key.to_user_string(): s.freshness_policy for s in daily} == {
+        s.key.to_user_string(): DAILY_FRESHNESS for s in daily
+    }
+
+
+def test_every_asset_due_the_day_after_has_a_freshness_check() -> None:
+    """And a time-partition freshness check, except where the day is a label day (known later)."""
+    checked = {k.asset_key for check in freshness_checks for k in check.check_keys}
+    assert checked == {a.key for a in all_assets} - LABEL_DAY_ASSETS
+    assert {k.to_user_string() for k in LABEL_DAY_ASSETS} == {"raw_labels", "churn_training_set", "churn_model"}
