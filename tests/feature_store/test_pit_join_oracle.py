@@ -5,6 +5,9 @@ The join reads `_metadata` (the file write time breaks ties) from the snapshots,
 tables as parquet and reads them back; `BoundFeatureLookup`s are built by hand, as the client would.
 Times come from a grid of 10 instants 30 minutes apart and lookback windows are multiples of 30 minutes,
 so events exactly at a feature_ts and at the lookback edge `t - L` are frequent.
+
+Both algorithms run every example: `narrow` (the input broadcast, snapshots fetched by row id) and
+`union` (the fallback for inputs too large to broadcast), forced with `labels_broadcast_max_bytes`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ SNAP_DDL = (
 SNAP_COLUMNS = ["tbl", "customer_id", "country", "store_id", "ts", "spend", "visits", "sales", "fts"]
 
 _paths = itertools.count()
+# labels_broadcast_max_bytes forcing each algorithm (an estimate is never negative)
+ALGORITHMS = {"narrow": 1 << 62, "union": -1}
+algorithms = pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
 
 
 # ----------------------------------------------------------------------------- oracle
@@ -113,11 +119,17 @@ def write_snapshots(spark: SparkSession, tables: dict[str, list[dict]], path: Pa
     return {name: data.where(F.col("tbl") == name) for name in tables}
 
 
-def run_join(spark, inputs, lookups: Sequence[tuple[BoundFeatureLookup, list[dict]]], path: Path):
+def join(df: DataFrame, lookups: Sequence[tuple[BoundFeatureLookup, DataFrame]], algorithm: str) -> DataFrame:
+    return point_in_time_join(df, lookups, labels_broadcast_max_bytes=ALGORITHMS[algorithm])
+
+
+def run_join(
+    spark, inputs, lookups: Sequence[tuple[BoundFeatureLookup, list[dict]]], path: Path, algorithm: str
+):
     """lookups: [(bound, snapshot rows of its table)]; lookups into one table share one DataFrame."""
     snapshots = write_snapshots(spark, {bound.table: rows for bound, rows in lookups}, path)
     df = spark.createDataFrame(inputs, INPUT_DDL)
-    result = point_in_time_join(df, [(bound, snapshots[bound.table]) for bound, _ in lookups])
+    result = join(df, [(bound, snapshots[bound.table]) for bound, _ in lookups], algorithm)
     return result.columns, [tuple(r) for r in result.collect()]
 
 
@@ -205,6 +217,7 @@ SETTINGS = settings(
 )
 
 
+@algorithms
 @SETTINGS
 @given(
     scenario=scenarios(),
@@ -217,7 +230,7 @@ SETTINGS = settings(
     order=st.permutations([0, 1, 2]),
 )
 def test_point_in_time_join_matches_oracle(
-    spark, tmp_path, scenario, a_lookback, b_lookback, a_defaults, ref_defaults, b_defaults,
+    spark, tmp_path, algorithm, scenario, a_lookback, b_lookback, a_defaults, ref_defaults, b_defaults,
     rename_spend, order,
 ):  # fmt: skip
     """Three lookups in a drawn order: table a point in time on `cid`, table a latest on `ref` (same
@@ -259,7 +272,7 @@ def test_point_in_time_join_matches_oracle(
     lookups = [lookups[i] for i in order]
     path = tmp_path / f"example{next(_paths)}"
     try:
-        columns, got = run_join(spark, inputs, lookups, path)
+        columns, got = run_join(spark, inputs, lookups, path, algorithm)
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -280,7 +293,8 @@ def at(i: int, minutes: int = 0) -> datetime:
     return GRID[i] + timedelta(minutes=minutes)
 
 
-def test_edges_pinned_by_hand(spark, tmp_path):
+@algorithms
+def test_edges_pinned_by_hand(spark, tmp_path, algorithm):
     """The edges, with hand-written expectations (independent of the oracle)."""
     a_rows = [
         {"customer_id": 1, "ts": at(2), "spend": 10.0, "visits": 1, "fts": at(2)},
@@ -326,6 +340,7 @@ def test_edges_pinned_by_hand(spark, tmp_path):
         inputs,
         [(pit, a_rows), (latest, a_rows), (composite, b_rows)],
         tmp_path / "snapshots",
+        algorithm,
     )
     assert columns == [*INPUT_COLUMNS, "spend", "visits", "a_fts", "ref_visits", "sales"]
     expected = [
@@ -344,7 +359,8 @@ def test_edges_pinned_by_hand(spark, tmp_path):
     assert multiset(got) == multiset(expected)
 
 
-def test_equal_feature_ts_resolves_to_most_recently_written_file(spark, tmp_path):
+@algorithms
+def test_equal_feature_ts_resolves_to_most_recently_written_file(spark, tmp_path, algorithm):
     """Two files with the same (key, feature_ts) (a rewritten partition, outside create_table): the row
     of the later-written file wins, both point in time and latest."""
     path = str(tmp_path / "ties")
@@ -364,12 +380,13 @@ def test_equal_feature_ts_resolves_to_most_recently_written_file(spark, tmp_path
         A_KEYS, ("spend",),
     )  # fmt: skip
     df = spark.createDataFrame([(1, 1, None, None, at(3), 0.0)], INPUT_DDL)
-    got = [tuple(r) for r in point_in_time_join(df, [(pit, snapshots), (latest, snapshots)]).collect()]
+    got = [tuple(r) for r in join(df, [(pit, snapshots), (latest, snapshots)], algorithm).collect()]
     assert got == [(1, 1, None, None, at(3), 0.0, 10.0, 20.0)]
 
 
+@algorithms
 @pytest.mark.parametrize("file_order", [[10.0, 30.0, 20.0], [30.0, 20.0, 10.0]])
-def test_equal_feature_ts_in_one_file_resolves_to_greatest_values(spark, tmp_path, file_order):
+def test_equal_feature_ts_in_one_file_resolves_to_greatest_values(spark, tmp_path, file_order, algorithm):
     """Rows with the same (key, feature_ts) in one file (written in one go outside create_table) have
     the same write time: the greatest feature values win, whatever their order in the file."""
     path = str(tmp_path / "ties")
@@ -386,12 +403,13 @@ def test_equal_feature_ts_in_one_file_resolves_to_greatest_values(spark, tmp_pat
         A_KEYS, ("spend",),
     )  # fmt: skip
     df = spark.createDataFrame([(1, 1, None, None, at(3), 0.0)], INPUT_DDL)
-    got = [tuple(r) for r in point_in_time_join(df, [(pit, snapshots), (latest, snapshots)]).collect()]
+    got = [tuple(r) for r in join(df, [(pit, snapshots), (latest, snapshots)], algorithm).collect()]
     assert got == [(1, 1, None, None, at(3), 0.0, 30.0, 30, 30.0)]
 
 
+@algorithms
 @pytest.mark.parametrize("lookback", [timedelta(days=40), timedelta(seconds=90), timedelta(microseconds=1)])
-def test_lookback_windows_of_any_size(spark, tmp_path, lookback):
+def test_lookback_windows_of_any_size(spark, tmp_path, lookback, algorithm):
     """Lookback windows longer than a month, not whole minutes, one microsecond: bounds stay inclusive."""
     snaps = [(1, T0, 1.0, 1, T0)]
     path = str(tmp_path / "snap")
@@ -405,12 +423,13 @@ def test_lookback_windows_of_any_size(spark, tmp_path, lookback):
         (1, None, None, None, T0 + lookback + timedelta(microseconds=1), 1.0),  # one microsecond too late
     ]
     df = spark.createDataFrame(inputs, INPUT_DDL)
-    got = sorted(tuple(r) for r in point_in_time_join(df, [(bound, spark.read.parquet(path))]).collect())
+    got = sorted(tuple(r) for r in join(df, [(bound, spark.read.parquet(path))], algorithm).collect())
     assert got == [(*inputs[0], 1.0), (*inputs[1], None)]
 
 
+@algorithms
 @pytest.mark.parametrize("timestamp_lookup_key", ["event.ts", None], ids=["point in time", "latest"])
-def test_column_names_with_dots(spark, tmp_path, timestamp_lookup_key):
+def test_column_names_with_dots(spark, tmp_path, timestamp_lookup_key, algorithm):
     """Column names with dots, in the input (key, event time, passed-through column) and in the table
     (key, timestamp key, feature), are names like any other."""
     path = str(tmp_path / "snap")
@@ -427,6 +446,6 @@ def test_column_names_with_dots(spark, tmp_path, timestamp_lookup_key):
     df = spark.createDataFrame(
         [(1, at(1), "x")], "`user.id` bigint, `event.ts` timestamp, `note.text` string"
     )
-    result = point_in_time_join(df, [(bound, spark.read.parquet(path))])
+    result = join(df, [(bound, spark.read.parquet(path))], algorithm)
     assert result.columns == ["user.id", "event.ts", "note.text", "spend.7d"]
     assert [tuple(r) for r in result.collect()] == [(1, at(1), "x", 1.0 if timestamp_lookup_key else 2.0)]
