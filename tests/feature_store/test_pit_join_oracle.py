@@ -449,3 +449,38 @@ def test_column_names_with_dots(spark, tmp_path, timestamp_lookup_key, algorithm
     result = join(df, [(bound, spark.read.parquet(path))], algorithm)
     assert result.columns == ["user.id", "event.ts", "note.text", "spend.7d"]
     assert [tuple(r) for r in result.collect()] == [(1, at(1), "x", 1.0 if timestamp_lookup_key else 2.0)]
+
+
+@algorithms
+@pytest.mark.parametrize("bounds_from", ["caller", "cache"])
+def test_event_time_bounds_prune_without_changing_the_result(spark, tmp_path, algorithm, bounds_from):
+    """Snapshots after the latest event time, or before the earliest minus the lookback, are pruned
+    when the bounds are known (passed, or read from a cached input): the matches at both edges stay."""
+    path = str(tmp_path / "snap")
+    spark.createDataFrame([(1, g, float(i), i, g) for i, g in enumerate(GRID)], A_DDL).coalesce(
+        1
+    ).write.parquet(path)
+    bound = bind(
+        FeatureLookup(
+            "fs.a", "cid", feature_names=["spend"], timestamp_lookup_key="event_ts", lookback_window=STEP
+        ),
+        A_KEYS, ("spend",),
+    )  # fmt: skip
+    inputs = [
+        (1, None, None, None, at(3), 0.0),
+        (1, None, None, None, at(5, 10), 1.0),
+        (1, None, None, None, None, 0.0),
+    ]
+    df = spark.createDataFrame(inputs, INPUT_DDL)
+    bounds = None
+    if bounds_from == "cache":
+        df = df.cache()
+    else:
+        bounds = {"event_ts": (at(3), at(5, 10))}
+    result = point_in_time_join(
+        df, [(bound, spark.read.parquet(path))],
+        labels_broadcast_max_bytes=ALGORITHMS[algorithm], event_time_bounds=bounds,
+    )  # fmt: skip
+    got = sorted((tuple(r) for r in result.collect()), key=str)
+    df.unpersist()
+    assert got == sorted([(*inputs[0], 3.0), (*inputs[1], 5.0), (*inputs[2], None)], key=str)
