@@ -28,7 +28,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 from pyspark.sql.utils import AnalysisException
@@ -251,24 +250,8 @@ class FeatureStoreClient(TrainingMethods, OnlineMethods):
             # Table properties, comments and partitioning are kept by a plain Delta overwrite.
             data.write.format("delta").mode("overwrite").save(self.tables.path(table))
         else:
-            self._merge(table, data, keys)
+            self.tables.merge(table, data, keys)
         return self.tables.version(table)
-
-    def _merge(self, table: str, data: DataFrame, keys: Sequence[str]) -> None:
-        def q(c: str) -> str:
-            return "`" + c.replace("`", "``") + "`"
-
-        condition = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in keys)  # keys are non-null: checked
-        columns = data.columns
-        updates = {q(c): f"s.{q(c)}" for c in columns if c not in keys}
-        merge = (
-            DeltaTable.forPath(self.spark, self.tables.path(table))
-            .alias("t")
-            .merge(data.alias("s"), condition)
-        )
-        if updates:  # a df of keys only inserts new keys and changes nothing else
-            merge = merge.whenMatchedUpdate(set=updates)
-        merge.whenNotMatchedInsert(values={q(c): f"s.{q(c)}" for c in columns}).execute()
 
     # ----------------------------------------------------------------------------- read / describe
 
@@ -390,9 +373,7 @@ class FeatureStoreClient(TrainingMethods, OnlineMethods):
 
     def _entry(self, table: str) -> tuple[CatalogEntry, dict]:
         """The table's catalog entry and Delta detail; TableNotFound names the table and its path."""
-        detail = (
-            self.tables.table(table).detail().select("properties", "description", "partitionColumns").first()
-        )
+        detail = self.tables.detail(table)
         entry = decode_properties(dict(detail["properties"] or {}))
         if not entry.primary_keys:
             raise NotAFeatureTable(

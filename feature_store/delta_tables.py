@@ -3,18 +3,31 @@
 "schema.name" lives at <root>/<schema>/<name>, so a two-part name from the seed maps to a
 folder, and the same names work on a local path and on abfss://. Table-level facts (keys,
 description, tags) are Delta table properties: the table describes itself wherever it lives.
+
+Only DataFrame reads/writes and Delta SQL (`CREATE TABLE delta.\`path\``, `DESCRIBE DETAIL`, `DESCRIBE
+HISTORY`, `ALTER TABLE ... SET TBLPROPERTIES`, `MERGE INTO`) are used, so the same code runs on a classic
+session and on Spark Connect (Databricks Connect, serverless): no JVM gateway (Hadoop FileSystem) and no
+delta-spark `DeltaTable`, which on a remote session needs the Delta Connect server plugin. Two
+operations have no SQL form for path tables, and are done with plain Spark I/O on the server, with its
+storage credentials, so they work on local paths and abfss:// alike:
+- `list` reads the file names (binaryFile, path column only: no content is read) under
+  `<root>/*/*/_delta_log`; a directory is a table exactly when it has a Delta log.
+- `drop` overwrites the table's directory with an empty, partitioned text write: Spark's overwrite
+  deletes the directory's contents, and an empty partitioned write leaves no file behind (no part
+  file, no _SUCCESS), so the location is empty and a later `ensure` can create a table there again.
+  (`DROP TABLE` only forgets catalog entries; path tables have none.)
 """
 
 from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.utils import AnalysisException
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, Row, SparkSession
 
 from feature_store.specs import Column
 
@@ -46,13 +59,25 @@ class DeltaTables:
         schema, table = qualified(name).split(".")
         return f"{self.root}/{schema}/{table}"
 
-    def exists(self, name: str) -> bool:
-        return DeltaTable.isDeltaTable(self.spark, self.path(name))
+    def sql_name(self, name: str) -> str:
+        """The table as Delta SQL names a path table: delta.`<path>`."""
+        return "delta.`" + self.path(name).replace("`", "``") + "`"
 
-    def table(self, name: str) -> DeltaTable:
-        if not self.exists(name):
+    def _detail(self, name: str) -> Row | None:
+        try:
+            return self.spark.sql(f"DESCRIBE DETAIL {self.sql_name(name)}").first()
+        except AnalysisException:  # no such path, or not a Delta table
+            return None
+
+    def exists(self, name: str) -> bool:
+        return self._detail(name) is not None
+
+    def detail(self, name: str) -> Row:
+        """DESCRIBE DETAIL's row (location, partitionColumns, properties, description, numFiles, ...)."""
+        detail = self._detail(name)
+        if detail is None:
             raise TableNotFound(f"table {qualified(name)} does not exist at {self.path(name)}")
-        return DeltaTable.forPath(self.spark, self.path(name))
+        return detail
 
     def ensure(
         self,
@@ -65,18 +90,20 @@ class DeltaTables:
         """Create the table if missing, so concurrent first writes of different days don't race on it."""
         if self.exists(name):
             return
-        builder = DeltaTable.createIfNotExists(self.spark).location(self.path(name))
-        for column in columns:
-            builder = builder.addColumn(column.name, column.dtype, comment=column.description)
+        fields = ", ".join(
+            f"`{c.name}` {c.dtype}" + (f" COMMENT '{_escape(c.description)}'" if c.description else "")
+            for c in columns
+        )
+        statement = f"CREATE TABLE IF NOT EXISTS {self.sql_name(name)} ({fields}) USING delta"
         if partition_by:
-            builder = builder.partitionedBy(*partition_by)
-        for key, value in (properties or {}).items():
-            builder = builder.property(key, value)
+            statement += " PARTITIONED BY (" + ", ".join(f"`{c}`" for c in partition_by) + ")"
         if comment:
-            builder = builder.comment(comment)
+            statement += f" COMMENT '{_escape(comment)}'"
+        if properties:
+            statement += f" TBLPROPERTIES ({_assignments(properties)})"
         for attempt in range(3):
             try:
-                builder.execute()
+                self.spark.sql(statement)
                 return
             except Exception:  # a concurrent creator won; anything else fails the retry below
                 if self.exists(name):
@@ -109,50 +136,79 @@ class DeltaTables:
         return self.read(name).where(day_predicate(first, last))
 
     def version(self, name: str) -> int:
-        return int(self.table(name).history(1).select("version").first()[0])
+        try:
+            return int(self.spark.sql(f"DESCRIBE HISTORY {self.sql_name(name)} LIMIT 1").first()["version"])
+        except AnalysisException as exc:
+            raise TableNotFound(f"table {qualified(name)} does not exist at {self.path(name)}") from exc
 
     def properties(self, name: str) -> dict[str, str]:
-        detail = self.table(name).detail().select("properties", "description").first()
+        detail = self.detail(name)
         props = dict(detail["properties"] or {})
         if detail["description"]:
             props["comment"] = detail["description"]
         return props
 
     def set_properties(self, name: str, properties: Mapping[str, str]) -> None:
-        if not properties:
-            return
-        assignments = ", ".join(f"'{k}' = '{_escape(v)}'" for k, v in properties.items())
-        self.spark.sql(f"ALTER TABLE delta.`{self.path(name)}` SET TBLPROPERTIES ({assignments})")
+        if properties:
+            self.spark.sql(
+                f"ALTER TABLE {self.sql_name(name)} SET TBLPROPERTIES ({_assignments(properties)})"
+            )
 
     def unset_properties(self, name: str, keys: Sequence[str]) -> None:
         if keys:
-            listed = ", ".join(f"'{k}'" for k in keys)
-            self.spark.sql(f"ALTER TABLE delta.`{self.path(name)}` UNSET TBLPROPERTIES IF EXISTS ({listed})")
+            listed = ", ".join(f"'{_escape(k)}'" for k in keys)
+            self.spark.sql(f"ALTER TABLE {self.sql_name(name)} UNSET TBLPROPERTIES IF EXISTS ({listed})")
+
+    def merge(self, name: str, data: DataFrame, keys: Sequence[str]) -> None:
+        """Upsert data into the table by keys (non-null): matched rows get data's columns, new keys are
+        inserted. SQL MERGE over a temp view of data: Connect-safe, unlike DeltaTable.merge."""
+
+        def q(c: str) -> str:
+            return "`" + c.replace("`", "``") + "`"
+
+        view = f"featurestore_merge_{uuid.uuid4().hex}"
+        data.createOrReplaceTempView(view)
+        columns = data.columns
+        updates = ", ".join(f"t.{q(c)} = s.{q(c)}" for c in columns if c not in keys)
+        statement = (
+            f"MERGE INTO {self.sql_name(name)} t USING {view} s ON "
+            + " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in keys)
+            # a df of keys only inserts new keys and changes nothing else
+            + (f" WHEN MATCHED THEN UPDATE SET {updates}" if updates else "")
+            + f" WHEN NOT MATCHED THEN INSERT ({', '.join(map(q, columns))})"
+            + f" VALUES ({', '.join(f's.{q(c)}' for c in columns)})"
+        )
+        try:
+            self.spark.sql(statement)
+        finally:
+            self.spark.catalog.dropTempView(view)
 
     def drop(self, name: str) -> None:
-        path = self.path(name)
-        jvm = self.spark.sparkContext._jvm
-        hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-        fs = hadoop_path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration())
-        fs.delete(hadoop_path, True)
+        """Delete the table's files (module doc: an overwrite by an empty partitioned write)."""
+        empty = self.spark.createDataFrame([], "value string, featurestore_dropped string")
+        (
+            empty.write.format("text").mode("overwrite").partitionBy("featurestore_dropped")
+            .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+            .save(self.path(name))
+        )  # fmt: skip
 
     def list(self, schema: str | None = None) -> list[str]:
-        """Every Delta table under the root, as "schema.table"."""
-        jvm = self.spark.sparkContext._jvm
-        root = jvm.org.apache.hadoop.fs.Path(self.root)
-        fs = root.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration())
-        if not fs.exists(root):
+        """Every Delta table under the root, as "schema.table" (module doc)."""
+        pattern = f"{self.root}/{schema or '*'}/*/_delta_log"
+        try:
+            paths = self.spark.read.format("binaryFile").load(pattern).select("path").collect()
+        except AnalysisException:  # nothing matches: no root, or no table in it
             return []
-        names = []
-        for schema_status in fs.listStatus(root):
-            schema_name = schema_status.getPath().getName()
-            if not schema_status.isDirectory() or (schema and schema != schema_name):
-                continue
-            for table_status in fs.listStatus(schema_status.getPath()):
-                log = jvm.org.apache.hadoop.fs.Path(table_status.getPath(), "_delta_log")
-                if table_status.isDirectory() and fs.exists(log):
-                    names.append(f"{schema_name}.{table_status.getPath().getName()}")
+        names = set()
+        for row in paths:
+            parts = row["path"].rstrip("/").split("/")
+            log = len(parts) - 1 - parts[::-1].index("_delta_log")  # <schema>/<table>/_delta_log/<file>
+            names.add(f"{parts[log - 2]}.{parts[log - 1]}")
         return sorted(names)
+
+
+def _assignments(properties: Mapping[str, str]) -> str:
+    return ", ".join(f"'{_escape(k)}' = '{_escape(v)}'" for k, v in properties.items())
 
 
 def _escape(value: str) -> str:

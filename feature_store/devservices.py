@@ -29,6 +29,7 @@ servers started in the background may ignore SIGTERM). Nothing is ever killed by
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import pwd
@@ -132,7 +133,36 @@ def command(name: str, root: Path, port: int, host: str = HOST, state: Path | No
                 "--disableTelemetry", "--skipApiVersionCheck"]  # fmt: skip
     if name == "postgres":
         return _postgres_command(port, host, state)
+    if name == "spark-connect":
+        return _spark_connect_command(port, host)
     raise ServiceError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+
+
+def _spark_connect_command(port: int, host: str) -> list[str]:
+    """A Spark Connect server from the installed pyspark package (its jars/ has spark-connect_*.jar, so
+    no application jar is needed). The caller adds `--jars` (Delta: `spark_connect_args`) as
+    `extra_args`; Python workers run PYSPARK_PYTHON from the environment it inherits."""
+    spec = importlib.util.find_spec("pyspark")  # locates the package without importing it
+    spark_home = os.environ.get("SPARK_HOME") or (
+        str(Path(spec.origin).parent) if spec and spec.origin else ""
+    )
+    submit = Path(spark_home) / "bin" / "spark-submit"
+    if not submit.exists():
+        raise ServiceError(f"{submit} not found: install the project (pyspark) or set SPARK_HOME")
+    return [str(submit), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+            "--name", "featurestore-connect", "--master", "local[2]",
+            "--conf", f"spark.connect.grpc.binding.address={host}",
+            "--conf", f"spark.connect.grpc.binding.port={port}",
+            "--conf", "spark.ui.enabled=false"]  # fmt: skip
+
+
+def spark_connect_args(jars: list[str], python: str, conf: dict[str, str] | None = None) -> tuple[str, ...]:
+    """`extra_args` for start("spark-connect", ...): the Delta jars (feature_store.spark.resolve_jars),
+    the Python its workers run, and any further settings (Delta's extension and catalog, UTC)."""
+    args = ["--jars", ",".join(jars), "--conf", f"spark.pyspark.python={python}"]
+    for key, value in (conf or {}).items():
+        args += ["--conf", f"{key}={value}"]
+    return tuple(args)
 
 
 def _postgres_data(port: int) -> Path:

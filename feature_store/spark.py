@@ -13,6 +13,16 @@ every later session starts from the cached jars (`spark.jars`) with no resolutio
 Settings, later ones win: small-data defaults (local masters only), the storage authentication of
 feature_store/azure/storage.py, the file named by FEATURE_STORE_SPARK_CONF, then the caller's `conf`;
 `spark.redaction.regex` is extended so storage secrets never show in Spark's UI or event logs.
+
+Spark Connect: with a `remote` URL (`sc://host:15002`, argument or SPARK_REMOTE) the session is a
+Connect client. The server owns its jars, master and startup-only settings (its Delta extension and
+catalog must be set where it starts), so no jar is resolved here; the storage settings go in with
+`spark.conf.set` on the running session (Hadoop reads session confs without the `spark.hadoop.`
+prefix), and a tiny `mapInArrow` checks that the server's Python workers can import pyarrow and this
+project (publishing and scoring run there) before anything else runs. The Connect builder is used
+directly, not `SparkSession.builder.remote()`, whose getOrCreate refuses to run next to a classic
+session. A process runs one kind of session: pyspark.sql.functions build Connect or classic columns by
+a process-wide flag (SPARK_CONNECT_MODE_ENABLED), which a Connect session sets.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +41,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from feature_store import variables as V
-from feature_store.azure.storage import redaction_conf, storage_spark_conf
+from feature_store.azure.storage import redaction_conf, storage_hadoop_conf, storage_spark_conf
 
 SCALA_VERSION = "2.13"
 # hadoop-azure is pinned to 3.4.2, not pyspark's Hadoop 3.5.0: 3.5.0 removed WASB, which the tests need
@@ -178,8 +189,13 @@ def build_spark_session(
     conf: Mapping[str, str] | None = None,
     ivy_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
+    remote: str | None = None,
 ) -> SparkSession:
-    """Return the process's SparkSession, creating it with Delta Lake and hadoop-azure if needed."""
+    """Return the process's SparkSession, creating it with Delta Lake and hadoop-azure if needed;
+    a Spark Connect session when `remote` or SPARK_REMOTE is set (module doc)."""
+    remote = remote or V.SPARK_REMOTE.value(env)
+    if remote:
+        return build_connect_session(remote, app_name, conf, env)
     settings = dict(LOCAL_DEFAULTS) if master.startswith("local") else {}
     settings.update(environment_conf(env))
     settings.update(conf or {})
@@ -209,3 +225,74 @@ def build_spark_session(
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+_connect_sessions: dict[str, SparkSession] = {}
+
+
+def build_connect_session(
+    remote: str,
+    app_name: str = "featurestore",
+    conf: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> SparkSession:
+    """A Spark Connect session on `remote` with this deployment's storage settings (module doc)."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    # One session per URL, made with create(): the Connect builder's getOrCreate returns the process's
+    # default session whatever URL it was given. The server's Python is checked once per session.
+    # pyspark.sql.functions build Connect or classic Columns by this process-wide flag (pyspark's own
+    # remote builder sets it too): a process runs one kind of session, and a Connect one needs it set.
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
+    session = _connect_sessions.get(remote)
+    fresh = session is None or session.is_stopped
+    if fresh:
+        session = _connect_sessions[remote] = ConnectSession.builder.remote(remote).appName(app_name).create()
+    settings = {"spark.sql.session.timeZone": "UTC", **storage_hadoop_conf(env)}
+    file_conf = read_conf_file(V.SPARK_CONF.value(env)) if V.SPARK_CONF.value(env) else {}
+    # Startup-only settings (jars, master, memory) belong to the server; session-level ones apply here.
+    for key, value in {**file_conf, **(conf or {})}.items():
+        if key.startswith("spark.hadoop."):  # on a running session Hadoop reads the unprefixed key
+            settings[key.removeprefix("spark.hadoop.")] = value
+        elif not _startup_only(key):
+            settings[key] = value
+    for key, value in settings.items():
+        session.conf.set(key, value)
+    if fresh:
+        check_server_python(session)
+    return session  # type: ignore[return-value]  # a pyspark.sql.SparkSession in all but class
+
+
+def is_remote_session(spark: SparkSession) -> bool:
+    """True for a Spark Connect session (no JVM in this process; module doc)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def _startup_only(key: str) -> bool:
+    return key.startswith(("spark.jars", "spark.driver.", "spark.executor.", "spark.master"))
+
+
+def _import_check(batches):  # runs in the server's Python workers
+    import pyarrow as pa
+
+    import feature_store  # noqa: F401
+
+    for _ in batches:
+        pass
+    yield pa.RecordBatch.from_pydict({"ok": [1]})
+
+
+def check_server_python(session: SparkSession) -> None:
+    """Fail with a clear error if the server's Python workers can't import pyarrow or this project."""
+    try:
+        session.range(1).mapInArrow(_import_check, "ok long").collect()
+    except Exception as exc:
+        missing = re.search(r"No module named '([\w.]+)'", str(exc))
+        what = (
+            f"cannot import {missing.group(1)!r}" if missing else f"failed: {str(exc).splitlines()[0][:300]}"
+        )
+        raise SparkSetupError(
+            f"the Spark Connect server's Python workers {what}. Publishing and scoring run there: install "
+            "this project's wheel (it brings pyarrow) in the Python the server's PYSPARK_PYTHON names, or "
+            "as a cluster library on Databricks (docs/spark.md)."
+        ) from None

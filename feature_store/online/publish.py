@@ -16,12 +16,13 @@ import re
 import time
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from feature_store.online.base import DEFAULT_MAX_ROW_BYTES, InvalidRowError, OnlineStoreError
 from feature_store.online.specs import OnlineStoreSpec
+from feature_store.spark import is_remote_session
 
 # Spark types whose values the row encoding stores and reads back with the same type.
 _SUPPORTED = (
@@ -107,11 +108,11 @@ def publish_dataframe(
 ) -> PublishResult:
     """Write every row of df to `table` in the store, monotonically by ts_column (module doc)."""
     check_publishable(df, table, key_columns, ts_column)
-    master = df.sparkSession.sparkContext.master
+    master = _master(df.sparkSession)
     if spec.local_only and not master.startswith("local"):
         raise OnlineStoreError(
             f"{spec.describe()} is a file on the driver's machine; executors of {master} can't write it. "
-            "Publish to redis or cosmos from a cluster."
+            "Publish to redis or cosmos from a cluster or a Spark Connect server."
         )
     oversized = _oversized_rows(df, key_columns, max_row_bytes)
     if oversized:
@@ -119,8 +120,9 @@ def publish_dataframe(
             f"table {table!r}: rows exceed the online store's {max_row_bytes}-byte row limit, e.g. {oversized}; "
             "nothing was written"
         )
-    if df.rdd.getNumPartitions() < df.sparkSession.sparkContext.defaultParallelism:
-        df = df.repartition(df.sparkSession.sparkContext.defaultParallelism, *key_columns)
+    # Spread the writes over the cluster's cores: one task per core, each batch of rows by key. (The
+    # old check of the input's partition count needed the RDD API, which Spark Connect lacks.)
+    df = df.repartition(_parallelism(df.sparkSession), *key_columns)
 
     def write_partition(batches):
         import pyarrow as pa
@@ -156,6 +158,22 @@ def publish_dataframe(
         seconds=time.monotonic() - started,
         tasks=len(counts),
     )
+
+
+def _master(spark: SparkSession) -> str:
+    """The master URL; a Connect session reports "connect" (its master lives on the server, whose
+    executors are not this process, so a local-only store is rejected as on a cluster)."""
+    if is_remote_session(spark):
+        return "connect"
+    return spark.conf.get("spark.master", "local")
+
+
+def _parallelism(spark: SparkSession) -> int:
+    """spark.default.parallelism when set, else the shuffle partitions: both readable on Connect."""
+    value = spark.conf.get("spark.default.parallelism", None) or spark.conf.get(
+        "spark.sql.shuffle.partitions"
+    )
+    return max(1, int(value))
 
 
 def _publish_error(exc: Exception, spec: OnlineStoreSpec, table: str) -> Exception:
