@@ -1,11 +1,14 @@
 """Asset checks on every snapshot partition. The blocking ones stop a run before anything
 downstream (online sync, training sets) reads a poisoned day."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import date
 
 import dagster as dg
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
+from feature_assets.lib.check_results import partition_results
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_store import quality
 from feature_store.feature_tables import previous_day_rows
@@ -17,21 +20,17 @@ class RowCountConfig(dg.Config):
     max_day_over_day_ratio: float = 3.0
 
 
-def outcome_result(
-    outcome: quality.Outcome, severity: dg.AssetCheckSeverity, check_name: str | None = None
-) -> dg.AssetCheckResult:
-    metadata = {
-        key: value if isinstance(value, int | float | str) else dg.MetadataValue.json(value)
-        for key, value in outcome.details.items()
-        if value is not None
-    }
-    return dg.AssetCheckResult(
-        check_name=check_name,
-        passed=outcome.passed,
-        severity=severity,
-        description=outcome.summary,
-        metadata=metadata,
-    )
+def daily_outcomes(
+    df: DataFrame, day_list: list[date], rule: Callable[[DataFrame], quality.Outcome]
+) -> dict[date, quality.Outcome]:
+    """The rule's outcome for each day, for rules that count offending rows (a range passes only when
+    each of its days does). One pass over the range decides: when it passes, every day passes with the
+    same zero counts; only a failing range is evaluated again day by day, so each day's result names its
+    own offending rows."""
+    overall = rule(df)
+    if overall.passed or len(day_list) == 1:
+        return dict.fromkeys(day_list, overall)
+    return {day: rule(df.where(F.col("date") == F.lit(day))) for day in day_list}
 
 
 def build_snapshot_checks(spec: WindowedFeatureTable, key: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
@@ -50,11 +49,11 @@ def build_snapshot_checks(spec: WindowedFeatureTable, key: dg.AssetKey) -> list[
         )
         def check(
             context: dg.AssetCheckExecutionContext, spark: SparkResource, delta: DeltaLakeResource
-        ) -> dg.AssetCheckResult:
+        ) -> Iterator:
             day_list = partition_days(context)
             df = delta.tables(spark.get_session()).read_days(spec.name, day_list[0], day_list[-1])
             severity = dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN
-            return outcome_result(rule(df), severity)
+            yield from partition_results(context, daily_outcomes(df, day_list, rule), severity)
 
         return check
 
@@ -70,13 +69,19 @@ def build_snapshot_checks(spec: WindowedFeatureTable, key: dg.AssetKey) -> list[
         config: RowCountConfig,
         spark: SparkResource,
         delta: DeltaLakeResource,
-    ) -> dg.AssetCheckResult:
+    ) -> Iterator:
         day_list = partition_days(context)
         tables = delta.tables(spark.get_session())
         counts = quality.rows_per_day(tables.read_days(spec.name, day_list[0], day_list[-1]), day_list)
-        previous = previous_day_rows(tables, spec.name, day_list[0])
-        outcome = quality.row_count_in_range(counts, previous, config.max_day_over_day_ratio)
-        return outcome_result(outcome, dg.AssetCheckSeverity.ERROR)
+        before = previous_day_rows(tables, spec.name, day_list[0])
+        outcomes = {}
+        for day in day_list:  # each day against the last day before it that had rows, as over a range
+            n = counts[day.isoformat()]
+            outcomes[day] = quality.row_count_in_range(
+                {day.isoformat(): n}, before, config.max_day_over_day_ratio
+            )
+            before = n or before
+        yield from partition_results(context, outcomes, dg.AssetCheckSeverity.ERROR)
 
     return [
         snapshot_check(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from feature_assets.features.checks import outcome_result
 from feature_assets.features.factory import snapshots_key
+from feature_assets.lib.check_results import outcome_result
 from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_store import churn

@@ -54,6 +54,7 @@ def test_online_sync_range_backfill_and_consistency_check(spark, home, resources
     assert published["online_store"].value.startswith("sqlite ")
     check = consistency(ranged)
     assert check.passed, check.description
+    assert check.partition == DAYS[-1]  # recorded for the day it checked, not without a partition
 
     store = SqliteStoreSpec(str(home / "online.db")).open()
     day3 = {
