@@ -36,26 +36,50 @@ def invoke(server: Server, body, headers=None, model: str = MODEL) -> httpx.Resp
     )
 
 
-def expected_predictions(world: World, records: list[dict], overrides: dict | None = None) -> np.ndarray:
-    """The champion loaded as a plain pyfunc, on features read from the SQLite store by the client."""
-    from feature_store.models import feature_spec, lookups_from_spec
-    from feature_store.online.specs import SqliteStoreSpec
+# How the world's model looks its features up (tests/serving/conftest.py train_and_register), restated
+# here so the expected features do not come from the server's own lookup plan.
+LOOKUPS = [
+    (CUSTOMERS, "customer_id", {}, {"visits": 0}),
+    (PRODUCTS, "product_id", {"price": "product_price"}, {}),
+]
+
+
+def latest_rows(spark, world: World, table: str, key: str) -> dict:
+    """Each key's latest row of the Delta table, read with Spark: what the online store must serve."""
+    from feature_store.delta_tables import DeltaTables
     from feature_store.settings import Settings
 
-    settings = Settings.from_env(world.env)
-    settings.configure_mlflow()
-    uri = f"models:/{MODEL}@champion"
-    spec = feature_spec(uri)
-    from feature_store.online.lookup import OnlineLookupPlan
-    from feature_store.serving.models import plan_from_spec
+    frame = DeltaTables(spark, Settings.from_env(world.env).delta_root).read(table).toPandas()
+    latest = frame.sort_values("feature_ts").groupby(key).tail(1)
+    return {row[key]: row.drop(labels=[key, "feature_ts"]).to_dict() for _, row in latest.iterrows()}
 
-    plan: OnlineLookupPlan = plan_from_spec(spec)
-    assert lookups_from_spec(spec, timestamped=False)
-    sqlite = settings.online_store_spec()
-    assert isinstance(sqlite, SqliteStoreSpec)
-    with sqlite.open() as store:
-        features = plan.execute(store, records).rows
-    frame = pd.DataFrame([{**r, **f, **(overrides or {})} for r, f in zip(records, features, strict=True)])
+
+def expected_predictions(
+    spark, world: World, records: list[dict], overrides: dict | None = None
+) -> np.ndarray:
+    """The champion loaded as a plain pyfunc, on features recomputed from the Delta snapshot rows: each
+    key's latest row, renamed and defaulted as the model's lookups say, in the model's column order."""
+    from feature_store.models import feature_spec
+    from feature_store.settings import Settings
+
+    Settings.from_env(world.env).configure_mlflow()
+    uri = f"models:/{MODEL}@champion"
+    columns = feature_spec(uri)["model_columns"]
+    tables = {table: latest_rows(spark, world, table, key) for table, key, _, _ in LOOKUPS}
+    inputs = []
+    for record in records:
+        row = dict(record)
+        for table, key, renames, defaults in LOOKUPS:
+            found = tables[table].get(record[key])
+            for name, value in (found or {}).items():
+                row[renames.get(name, name)] = value
+            for name, value in defaults.items():
+                row.setdefault(renames.get(name, name), value)
+        row.update(overrides or {})
+        inputs.append([row.get(c, np.nan) for c in columns])
+    # The restated lookups cover every column the model takes besides the request's basket_size.
+    assert set(columns) == {"basket_size", "spend", "visits", "avg_basket", "product_price", "return_rate"}
+    frame = pd.DataFrame(inputs, columns=columns, dtype=float)
     return mlflow.pyfunc.load_model(uri).predict(frame)
 
 
@@ -77,12 +101,12 @@ def test_health_ready_metrics_and_openapi(server: Server) -> None:
     assert f'featurestore_serving_model_version{{model="{MODEL}"}}' in metrics
 
 
-def test_predictions_match_the_model_on_online_features(server: Server, world: World) -> None:
+def test_predictions_match_the_model_on_online_features(spark, server: Server, world: World) -> None:
     records = invoke(server, {"dataframe_records": RECORDS})
     assert records.status_code == 200, records.text
     body = records.json()
     assert body["lookup_misses"] == []
-    np.testing.assert_allclose(body["predictions"], expected_predictions(world, RECORDS), rtol=1e-9)
+    np.testing.assert_allclose(body["predictions"], expected_predictions(spark, world, RECORDS), rtol=1e-9)
     columns = ["customer_id", "product_id", "basket_size"]
     split = invoke(
         server, {"dataframe_split": {"columns": columns, "data": [[r[c] for c in columns] for r in RECORDS]}}
@@ -90,17 +114,19 @@ def test_predictions_match_the_model_on_online_features(server: Server, world: W
     assert split.json()["predictions"] == body["predictions"]
 
 
-def test_unknown_entity_gets_defaults_and_is_reported(server: Server, world: World) -> None:
+def test_unknown_entity_gets_defaults_and_is_reported(spark, server: Server, world: World) -> None:
     records = [{"customer_id": "C999", "product_id": 1, "basket_size": 1.0}, RECORDS[0]]
     body = invoke(server, {"dataframe_records": records}).json()
     assert body["lookup_misses"] == [{"record": 0, "tables": [CUSTOMERS]}]
-    np.testing.assert_allclose(body["predictions"], expected_predictions(world, records), rtol=1e-9)
+    np.testing.assert_allclose(body["predictions"], expected_predictions(spark, world, records), rtol=1e-9)
 
 
-def test_request_supplied_features_are_used_as_given(server: Server, world: World) -> None:
+def test_request_supplied_features_are_used_as_given(spark, server: Server, world: World) -> None:
     records = [{**RECORDS[0], "spend": 1e6, "product_price": -5.0}]
     body = invoke(server, {"dataframe_records": records}).json()
-    expected = expected_predictions(world, [RECORDS[0]], overrides={"spend": 1e6, "product_price": -5.0})
+    expected = expected_predictions(
+        spark, world, [RECORDS[0]], overrides={"spend": 1e6, "product_price": -5.0}
+    )
     np.testing.assert_allclose(body["predictions"], expected, rtol=1e-9)
 
 
