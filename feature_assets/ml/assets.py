@@ -161,9 +161,12 @@ def churn_model(
     passed = trained.auc >= floor
     if passed:
         client.set_registered_model_alias(churn.MODEL_NAME, churn.CHAMPION, version)
+    champion = version if passed else (str(champion_version) if champion_version else None)
+    was = f"champion v{champion_version} AUC {champion_auc}" if champion_version else "no champion yet"
+    kept = "champion kept" if champion_version else "no champion"
     summary = (
-        f"holdout AUC {trained.auc:.4f} vs floor {floor:.4f} (min {config.min_auc}, champion "
-        f"v{champion_version} {champion_auc}): {'promoted to champion' if passed else 'champion kept'}"
+        f"holdout AUC {trained.auc:.4f} vs floor {floor:.4f} (min {config.min_auc}, {was}): "
+        f"{'promoted to champion' if passed else kept}"
     )
     context.log.info(summary)
     link = f"{mlflow_tracking.ui_url.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}" \
@@ -177,7 +180,8 @@ def churn_model(
             "holdout_days": f"{trained.holdout_days[0]}..{trained.holdout_days[1]}",
             "features": dg.MetadataValue.json(trained.features),
             "model_version": version,
-            "champion": version if passed else str(champion_version),
+            # No entry rather than a placeholder while no version has ever passed: the UI shows no champion.
+            **({"champion": champion} if champion else {}),
             "mlflow_run": dg.MetadataValue.url(link) if link.startswith("http") else link,
         }
     )
