@@ -27,9 +27,9 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     grants, audit log, SQLite stores and Dagster instance under the test's tmp dir, never into the
     repo's `.featurestore/` (the default, relative to the working dir)."""
     monkeypatch.setenv("FEATURE_STORE_HOME", str(tmp_path))
-    if not os.environ.get("DAGSTER_HOME"):
-        (tmp_path / "dagster").mkdir(exist_ok=True)
-        monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    # Always, not only when unset: `make test` exports DAGSTER_HOME as the repo's .featurestore/dagster.
+    (tmp_path / "dagster-instance").mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster-instance"))
 
 
 @pytest.fixture

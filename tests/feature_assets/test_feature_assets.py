@@ -177,7 +177,7 @@ def test_partition_range_backfill_from_the_dagster_cli(spark, tmp_path):
     import sys
 
     land_three_days(tmp_path)
-    (tmp_path / "dagster").mkdir()
+    (tmp_path / "dagster").mkdir(exist_ok=True)
     env = {
         **os.environ,
         "FEATURE_STORE_HOME": str(tmp_path),

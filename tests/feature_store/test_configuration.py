@@ -162,7 +162,7 @@ def test_doctor_passes_on_a_fresh_local_deployment(
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("FEATURE_STORE_GOVERNANCE_URI", raising=False)
-    (tmp_path / "dagster").mkdir()
+    (tmp_path / "dagster").mkdir(exist_ok=True)
     assert main(["doctor"]) == 0, capsys.readouterr()
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["ok"] * len(lines)
