@@ -22,14 +22,16 @@ def spark():
 
 
 @pytest.fixture(autouse=True)
-def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_data_dir(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test under its own data dir: anything that reads Settings from the environment writes its
     grants, audit log, SQLite stores and Dagster instance under the test's tmp dir, never into the
     repo's `.featurestore/` (the default, relative to the working dir)."""
     monkeypatch.setenv("FEATURE_STORE_HOME", str(tmp_path))
     # Always, not only when unset: `make test` exports DAGSTER_HOME as the repo's .featurestore/dagster.
-    (tmp_path / "dagster-instance").mkdir()
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster-instance"))
+    # Beside tmp_path, not in it: tests assert what their tmp dir holds.
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("dagster-instance")))
 
 
 @pytest.fixture
