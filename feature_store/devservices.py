@@ -238,11 +238,13 @@ def start(
     timeout: float = 60.0,
     state: Path | None = None,
     extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Service:
     """Start `name` on `port` (default: its fixed port) and wait until the port answers.
 
     `root` holds node_modules; `state` (default `root`) gets the pid file, the log and the data.
-    `extra_args` go after the service's own (for redis-server, later options win: e.g. TLS)."""
+    `extra_args` go after the service's own (for redis-server, later options win: e.g. TLS); `env`
+    is set over this process's environment for the server."""
     root = Path(root).resolve()
     state = root if state is None else Path(state).resolve()
     state.mkdir(parents=True, exist_ok=True)
@@ -258,6 +260,7 @@ def start(
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=state,
+            env={**os.environ, **env} if env else None,
             start_new_session=True,
         )
     _children[proc.pid] = proc

@@ -19,7 +19,8 @@ Connect client. The server owns its jars, master and startup-only settings (its 
 catalog must be set where it starts), so no jar is resolved here; the storage settings go in with
 `spark.conf.set` on the running session (Hadoop reads session confs without the `spark.hadoop.`
 prefix), and a tiny `mapInArrow` checks that the server's Python workers can import pyarrow and this
-project (publishing and scoring run there) before anything else runs. The Connect builder is used
+project (publishing and scoring run there) before anything else runs; a classic session on a cluster
+(any master but local) checks its executors the same way. The Connect builder is used
 directly, not `SparkSession.builder.remote()`, whose getOrCreate refuses to run next to a classic
 session. A process runs one kind of session: pyspark.sql.functions build Connect or classic columns by
 a process-wide flag (SPARK_CONNECT_MODE_ENABLED), which a Connect session sets.
@@ -222,8 +223,15 @@ def build_spark_session(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in settings.items():
         builder = builder.config(key, value)
+    fresh = SparkSession.getActiveSession() is None
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    if fresh and not master.startswith("local"):
+        try:
+            check_server_python(spark, f"the executors of {master}")
+        except SparkSetupError:
+            spark.stop()  # give the cluster its cores back; the next build starts a new application
+            raise
     return spark
 
 
@@ -259,7 +267,7 @@ def build_connect_session(
     for key, value in settings.items():
         session.conf.set(key, value)
     if fresh:
-        check_server_python(session)
+        check_server_python(session, "the Spark Connect server")
     return session  # type: ignore[return-value]  # a pyspark.sql.SparkSession in all but class
 
 
@@ -282,8 +290,9 @@ def _import_check(batches):  # runs in the server's Python workers
     yield pa.RecordBatch.from_pydict({"ok": [1]})
 
 
-def check_server_python(session: SparkSession) -> None:
-    """Fail with a clear error if the server's Python workers can't import pyarrow or this project."""
+def check_server_python(session: SparkSession, where: str) -> None:
+    """Fail with a clear error if the Python workers of `where` (a Connect server, or a cluster's
+    executors) can't import pyarrow or this project."""
     try:
         session.range(1).mapInArrow(_import_check, "ok long").collect()
     except Exception as exc:
@@ -292,7 +301,7 @@ def check_server_python(session: SparkSession) -> None:
             f"cannot import {missing.group(1)!r}" if missing else f"failed: {str(exc).splitlines()[0][:300]}"
         )
         raise SparkSetupError(
-            f"the Spark Connect server's Python workers {what}. Publishing and scoring run there: install "
-            "this project's wheel (it brings pyarrow) in the Python the server's PYSPARK_PYTHON names, or "
-            "as a cluster library on Databricks (docs/spark.md)."
+            f"the Python workers of {where} {what}. Publishing and scoring run there: install this "
+            "project's wheel (`pip wheel --no-deps .`; it brings pyarrow) in the Python that PYSPARK_PYTHON "
+            "names on those hosts, or as a cluster library on Databricks (docs/spark.md)."
         ) from None

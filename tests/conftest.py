@@ -99,3 +99,18 @@ def cosmos_server(tmp_path_factory: pytest.TempPathFactory):
     from tests.services import session_server
 
     yield from session_server("cosmos", "FEATURE_STORE_TEST_COSMOS_PORT", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def wheel_envs(tmp_path_factory: pytest.TempPathFactory):
+    """`wheel_envs(name, with_project=True)`: the python of a new environment holding the project only as
+    its wheel (tests/wheel_env.py), which is built once per test session."""
+    from tests.wheel_env import build_wheel, wheel_env
+
+    base = tmp_path_factory.mktemp("wheel-envs")
+    wheel = build_wheel(base / "dist")
+
+    def make(name: str, with_project: bool = True) -> Path:
+        return wheel_env(base / name, wheel if with_project else None)
+
+    return make

@@ -1,45 +1,39 @@
-"""Scale-out: the feature pipeline on a real Spark standalone cluster gives the same rows as local mode.
+"""Scale-out: the pipeline on a two-worker Spark standalone cluster gives the same rows as local mode.
 
-A master and one worker (1 core, 1 GiB) are started from the pyspark package with `spark-class`, each
-in its own process group, bound to 127.0.0.1. A process has one SparkSession and the test suite's is
-local, so the cluster run happens in a child process (this module run as a script) whose session has
-master=spark://...; into its own Delta root it materializes raw_transactions and customer_daily_tiles
-for two tiny days (one single-run range), then the one customer_features partition of the second day.
-Meanwhile the same runs happen in this process in local mode; both Delta outputs are then read back
-and compared row for row.
+The cluster (tests/spark_cluster.py) is a master and two workers, each with its own work dir and its
+own Python environment that holds the project only as its built wheel (tests/wheel_env.py): no source
+tree, so what the executors run (the online publish's `mapInArrow`) reached them as the wheel. Landing
+and Delta sit on this host's disk, which both workers read, as they would read ADLS.
 
-The Delta jars reach the executor the way they would on any cluster: spark.jars.packages is resolved
-by the driver (from the ivy cache), the jars are served by the driver and fetched by the executor,
-which the test verifies in the executor's log along with the tasks it ran.
+A process has one SparkSession and the test suite's is local, so the cluster's driver is a child
+process (this module run as a script). It first builds a session whose executors' Python lacks the
+project and expects the startup check's SparkSetupError; then, with the wheel environments, it
+materializes raw_transactions and customer_daily_tiles for two tiny days (one single-run range), then
+customer_features and customer_features_online (Redis) for the second day, and probes where its Python
+tasks ran. Meanwhile the same runs happen here in local mode; Delta tables and the online rows of both
+must be equal.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from feature_store.spark import LOCAL_DEFAULTS
+from tests.spark_cluster import HOST, QUICK_JVM, standalone_cluster, stop_group
 
 REPO = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
 DAYS = ("2025-01-01", "2025-01-02")
-ASSETS = ("raw_transactions", "customer_daily_tiles", "customer_features")
-# Short-lived JVMs doing little work each: the C1 JIT alone starts faster. The time zone is what
-# build_spark_session sets; these keys replace its values, so it is repeated here.
-QUICK_JVM = "-XX:TieredStopAtLevel=1"
+WORKERS = ("worker-a", "worker-b")
+ONLINE_TABLE = "feature_store.customer_features"
+LOCAL_DB, CLUSTER_DB = 1, 2  # Redis databases: one per run
 SPARK_CONF = {
     "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC {QUICK_JVM}",
     "spark.executor.extraJavaOptions": f"-Duser.timezone=UTC {QUICK_JVM}",
@@ -48,7 +42,7 @@ SPARK_CONF = {
     "spark.driver.memory": "1g",
     "spark.executor.memory": "1g",
     "spark.executor.cores": "1",
-    "spark.cores.max": "1",
+    "spark.cores.max": str(len(WORKERS)),
     # build_spark_session applies these only to local masters; the cluster run uses the same ones.
     **LOCAL_DEFAULTS,
 }
@@ -59,15 +53,8 @@ COMPARED_TABLES = {
     "feature_store.customer_daily_tiles": None,
     "feature_store.customer_features": None,
 }
-STARTUP_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
-CHILD_TIMEOUT = 240.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+EXECUTOR_TIMEOUT = 90.0
+CHILD_TIMEOUT = 420.0
 
 
 def write_days(landing: Path) -> None:
@@ -89,64 +76,107 @@ def write_days(landing: Path) -> None:
 
 def materialize(resources: dict) -> None:
     """Raw rows and tiles of both days in one run (a single-run range, as a backfill does), then the
-    one customer_features partition of the last day, which reads the tiles of both."""
+    features of the last day, which read the tiles of both, and their online sync."""
     import dagster as dg
 
     from feature_assets.definitions import all_assets
 
     upstream = dg.materialize(
         all_assets,
-        selection=dg.AssetSelection.assets(*ASSETS[:-1]),
+        selection=dg.AssetSelection.assets("raw_transactions", "customer_daily_tiles"),
         resources=resources,
         tags={"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[-1]},
     )
-    assert upstream.success, f"materializing {ASSETS[:-1]} for {DAYS} failed"
+    assert upstream.success, f"materializing raw and tiles for {DAYS} failed"
     features = dg.materialize(
         all_assets,
-        selection=dg.AssetSelection.assets(ASSETS[-1]),
+        selection=dg.AssetSelection.assets("customer_features", "customer_features_online"),
         resources=resources,
         partition_key=DAYS[-1],
     )
-    assert features.success, f"materializing {ASSETS[-1]} for {DAYS[-1]} failed"
+    assert features.success, f"materializing features and online for {DAYS[-1]} failed"
 
 
-# ------------------------------------------------------------------------- the cluster (child)
-
-
-def run_on_cluster(master: str, home: Path, out: Path) -> None:
-    """Child process: build a session on the standalone master, materialize, report what ran where."""
-    from feature_store.spark import build_spark_session
+def run_resources(home: Path, redis_port: int, db: int, **spark) -> dict:
     from resources import (
         DeltaLakeResource,
         LocalLandingZoneResource,
         MLflowResource,
+        RedisOnlineStoreResource,
         SparkResource,
-        SqliteOnlineStoreResource,
     )
 
+    return {
+        "spark": SparkResource(**spark),
+        "delta": DeltaLakeResource(root=str(home / "delta")),
+        "landing": LocalLandingZoneResource(root=str(home / "landing")),
+        "online_store": RedisOnlineStoreResource(host=HOST, port=redis_port, db=db),
+        # Not used by the assets materialized here; Dagster resolves every asset's resources.
+        "mlflow_tracking": MLflowResource(tracking_uri=f"sqlite:///{home / 'mlflow.db'}"),
+    }
+
+
+# ------------------------------------------------------------------ the cluster's driver (child)
+
+
+def probe_python(batches):  # runs in the executors' Python workers
+    import sys as worker_sys
+    import time as worker_time
+
+    import pandas as pd
+
+    import feature_store
+
+    for batch in batches:
+        worker_time.sleep(0.2)  # long enough that both executors take tasks
+        yield pd.DataFrame({
+            "worker": [os.environ.get("FEATURE_STORE_TEST_WORKER", "?")] * len(batch),
+            "python": [worker_sys.executable] * len(batch),
+            "feature_store": [feature_store.__file__] * len(batch),
+            # every sys.path entry the project could be imported from: only the wheel's site-packages
+            "importable_from": [",".join(
+                p for p in worker_sys.path if os.path.isdir(os.path.join(p or os.getcwd(), "feature_store"))
+            )] * len(batch),
+        })  # fmt: skip
+
+
+def run_on_cluster(master: str, home: Path, redis_port: int, bare_python: str, out: Path) -> None:
+    from feature_store.spark import SparkSetupError, build_spark_session
+
+    # The startup check: executors whose Python lacks the project refuse the session, naming the module.
+    os.environ["PYSPARK_PYTHON"] = bare_python
+    try:
+        build_spark_session(master=master, app_name="featurestore-cluster-no-wheel", conf=SPARK_CONF)
+        refused = None
+    except SparkSetupError as exc:
+        refused = str(exc)
+    # Each executor resolves `python3` on its worker's PATH: that worker's wheel environment.
+    os.environ["PYSPARK_PYTHON"] = "python3"
     spark = build_spark_session(master=master, app_name="featurestore-cluster-test", conf=SPARK_CONF)
     jsc = spark.sparkContext._jsc.sc()
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while jsc.getExecutorMemoryStatus().size() < 2:  # the driver's block manager + one executor
+    deadline = time.monotonic() + EXECUTOR_TIMEOUT
+    while jsc.getExecutorMemoryStatus().size() < 1 + len(WORKERS):  # the driver's + one per worker
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no executor registered with the application on {master}")
+            raise TimeoutError(f"{len(WORKERS)} executors did not register with the application on {master}")
         time.sleep(0.2)
-    write_days(home / "landing")
-    materialize(
-        {
-            "spark": SparkResource(master=master, app_name="featurestore-cluster-test", conf=SPARK_CONF),
-            "delta": DeltaLakeResource(root=str(home / "delta")),
-            "landing": LocalLandingZoneResource(root=str(home / "landing")),
-            # Not used by the assets materialized here; Dagster resolves every asset's resources.
-            "online_store": SqliteOnlineStoreResource(path=str(home / "online.db")),
-            "mlflow_tracking": MLflowResource(tracking_uri=f"sqlite:///{home / 'mlflow.db'}"),
-        }
+    probes = (
+        spark.range(0, 16, numPartitions=16)
+        .mapInPandas(
+            probe_python, "worker string, python string, feature_store string, importable_from string"
+        )
+        .distinct()
+        .collect()
     )
+    write_days(home / "landing")
+    materialize(run_resources(home, redis_port, CLUSTER_DB, master=master, app_name="featurestore-cluster-test",
+                              conf=SPARK_CONF))  # fmt: skip
     report = {
+        "refused": refused,
         "master": spark.sparkContext.master,
         "app_id": spark.sparkContext.applicationId,
         "jars": [str(j) for j in _scala_items(jsc.listJars())],
         "block_managers": sorted(str(k) for k in _scala_items(jsc.getExecutorMemoryStatus().keys())),
+        "probes": sorted([r.asDict() for r in probes], key=lambda r: r["worker"]),
     }
     out.write_text(json.dumps(report, indent=2))
     spark.stop()
@@ -157,125 +187,6 @@ def _scala_items(collection) -> list:
     while it.hasNext():
         items.append(it.next())
     return items
-
-
-# ---------------------------------------------------------------------- the cluster (processes)
-
-
-@dataclass
-class Cluster:
-    master_url: str
-    master_ui: str
-    work_dir: Path
-    logs: dict[str, Path]
-
-
-def _spark_home() -> Path:
-    import pyspark
-
-    return Path(pyspark.__file__).resolve().parent
-
-
-def _start(argv: list[str], log: Path, env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    with open(log, "ab") as f:
-        return subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-            start_new_session=True,
-        )  # fmt: skip
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _stop_group(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM the process group we started (the JVM and any executor it launched), SIGKILL after
-    the timeout. The pid leads its own group (start_new_session), so only our processes get signals."""
-    pgid = proc.pid
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        proc.poll()
-        if not _group_alive(pgid):
-            break
-        time.sleep(0.1)
-    else:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=timeout)
-
-
-def _master_state(ui_port: int) -> dict | None:
-    try:
-        with urllib.request.urlopen(f"http://{HOST}:{ui_port}/json/", timeout=2) as resp:
-            return json.load(resp)
-    except (OSError, ValueError):
-        return None
-
-
-def _wait(what: str, ready, procs: dict[str, subprocess.Popen], logs: dict[str, Path]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not ready():
-        dead = {n: p.returncode for n, p in procs.items() if p.poll() is not None}
-        if dead or time.monotonic() > deadline:
-            tails = "\n".join(
-                f"--- {n} ({logs[n]}):\n{logs[n].read_text(errors='replace')[-3000:]}" for n in procs
-            )
-            raise RuntimeError(f"{what}: not ready after {STARTUP_TIMEOUT}s (exited: {dead})\n{tails}")
-        time.sleep(0.25)
-
-
-@contextlib.contextmanager
-def standalone_cluster(base: Path) -> Iterator[Cluster]:
-    spark_home = _spark_home()
-    spark_class = str(spark_home / "bin" / "spark-class")
-    work_dir, local_dir = base / "worker", base / "spark-local"
-    work_dir.mkdir(parents=True)
-    local_dir.mkdir(parents=True)
-    env = {
-        **os.environ,
-        "SPARK_HOME": str(spark_home),
-        "SPARK_LOCAL_IP": HOST,  # every listener (RPC, block manager, web UI) binds to 127.0.0.1
-        "SPARK_LOCAL_DIRS": str(local_dir),
-        "SPARK_NO_DAEMONIZE": "1",
-        "SPARK_DAEMON_JAVA_OPTS": QUICK_JVM,
-        "PYSPARK_PYTHON": sys.executable,
-    }
-    port, ui_port, worker_ui_port = free_port(), free_port(), free_port()
-    master_url = f"spark://{HOST}:{port}"
-    logs = {"master": base / "master.log", "worker": base / "worker.log"}
-    procs: dict[str, subprocess.Popen] = {}
-    try:
-        procs["master"] = _start(
-            [spark_class, "org.apache.spark.deploy.master.Master",
-             "--host", HOST, "--port", str(port), "--webui-port", str(ui_port)],
-            logs["master"], env, base,
-        )  # fmt: skip
-        _wait("spark master", lambda: _master_state(ui_port) is not None, procs, logs)
-        procs["worker"] = _start(
-            [spark_class, "org.apache.spark.deploy.worker.Worker", master_url,
-             "--host", HOST, "--cores", "1", "--memory", "1g", "--webui-port", str(worker_ui_port),
-             "--work-dir", str(work_dir)],
-            logs["worker"], env, base,
-        )  # fmt: skip
-
-        def worker_registered() -> bool:
-            state = _master_state(ui_port) or {}
-            return any(w.get("state") == "ALIVE" for w in state.get("workers", []))
-
-        _wait("spark worker registration", worker_registered, procs, logs)
-        assert "Registering worker" in logs["master"].read_text(errors="replace")
-        yield Cluster(master_url, f"http://{HOST}:{ui_port}", work_dir, logs)
-    finally:
-        for name in ("worker", "master"):
-            if name in procs:
-                _stop_group(procs[name])
 
 
 # ------------------------------------------------------------------------------------ the test
@@ -289,53 +200,77 @@ def _rows(tables, name: str, columns: list[str] | None) -> list[dict]:
     )
 
 
+def _online_rows(redis_port: int, db: int, keys: list[str]) -> list:
+    from feature_store.online.specs import RedisStoreSpec
+
+    with RedisStoreSpec(HOST, redis_port, db).open() as store:
+        return store.read_table(ONLINE_TABLE, keys).rows
+
+
 @pytest.mark.slow
-def test_feature_partition_on_standalone_cluster_equals_local(
-    spark, resources, home, tables, tmp_path_factory
+def test_pipeline_on_two_worker_cluster_with_only_the_wheel_equals_local(
+    spark, home, tables, tmp_path_factory, redis_server, wheel_envs
 ):
+    import redis
+
     started = time.monotonic()
+    for db in (LOCAL_DB, CLUSTER_DB):
+        redis.Redis(HOST, redis_server.port, db=db).flushdb()
     base = tmp_path_factory.mktemp("standalone")
-    cluster_home = base / "home"
-    report_path = base / "report.json"
-    with standalone_cluster(base) as cluster:
-        env = {**os.environ, "FEATURE_STORE_START_DATE": DAYS[0], "PYSPARK_PYTHON": sys.executable}
+    cluster_home, report_path = base / "home", base / "report.json"
+    envs = {name: wheel_envs(name) for name in WORKERS}
+    bare = wheel_envs("no-wheel", with_project=False)
+    workers = {
+        name: {"PATH": f"{python.parent}{os.pathsep}{os.environ['PATH']}", "FEATURE_STORE_TEST_WORKER": name}
+        for name, python in envs.items()
+    }
+    with standalone_cluster(base, workers) as cluster:
+        env = {**os.environ, "FEATURE_STORE_START_DATE": DAYS[0]}
         child_log = base / "cluster-driver.log"
         with open(child_log, "wb") as log:
             child = subprocess.Popen(
                 [sys.executable, "-m", "tests.feature_assets.test_standalone_cluster",
-                 "--master", cluster.master_url, "--home", str(cluster_home), "--out", str(report_path)],
+                 "--master", cluster.master_url, "--home", str(cluster_home),
+                 "--redis-port", str(redis_server.port), "--bare-python", str(bare), "--out", str(report_path)],
                 cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
         try:
             # Meanwhile, the same days in local mode, in this process.
             write_days(home / "landing")
-            materialize(resources)
+            materialize(run_resources(home, redis_server.port, LOCAL_DB, master="local[2]"))
             child.wait(timeout=max(1.0, CHILD_TIMEOUT - (time.monotonic() - started)))
         finally:
             if child.poll() is None:
-                _stop_group(child)
+                stop_group(child)
         driver_log = child_log.read_text(errors="replace")
         assert child.returncode == 0, f"cluster run failed ({child.returncode}):\n{driver_log[-6000:]}"
-        master_state = _master_state(int(cluster.master_ui.rsplit(":", 1)[1])) or {}
+        master_state = cluster.state()
 
     report = json.loads(report_path.read_text())
+    assert report["refused"] and "cannot import 'feature_store'" in report["refused"], report["refused"]
     assert report["master"] == cluster.master_url
-    assert len(report["block_managers"]) == 2, report  # the driver and the worker's executor
-    delta_jar = next((j for j in report["jars"] if "io.delta_delta-spark_" in j), None)
-    assert delta_jar is not None, f"the driver did not add the Delta jar for executors: {report['jars']}"
+    assert len(report["block_managers"]) == 1 + len(WORKERS), report  # the driver and one executor each
     assert any(a.get("id") == report["app_id"] for a in master_state.get("completedapps", [])), master_state
 
-    # The executor (launched by the worker under work_dir/<app>/<executor>/) fetched the Delta jar
-    # from the driver, put it on its class path, and ran the tasks.
-    executor_dirs = list((cluster.work_dir / report["app_id"]).iterdir())
-    assert executor_dirs, f"no executor ran for {report['app_id']}"
-    executor_log = "\n".join((d / "stderr").read_text(errors="replace") for d in executor_dirs)
-    assert f"Fetching {delta_jar}" in executor_log, executor_log[-3000:]
-    assert any((d / Path(delta_jar).name).exists() for d in executor_dirs)
-    assert "io.delta_delta-spark_" in executor_log and "to class loader" in executor_log
-    assert "ClassNotFoundException" not in executor_log
-    assert executor_log.count("Finished task") >= 10, executor_log[-3000:]
+    # Each executor ran its Python tasks in its own worker's environment, from the wheel.
+    assert [p["worker"] for p in report["probes"]] == list(WORKERS), report["probes"]
+    for probe in report["probes"]:
+        env_dir = envs[probe["worker"]].parent.parent
+        assert Path(probe["python"]).parent.parent == env_dir, probe
+        assert Path(probe["feature_store"]).is_relative_to(env_dir), probe
+        assert probe["importable_from"] == str(Path(probe["feature_store"]).parent.parent), probe
+
+    # Both executors fetched the Delta jar from the driver and ran tasks of the pipeline.
+    delta_jar = next((j for j in report["jars"] if "io.delta_delta-spark_" in j), None)
+    assert delta_jar is not None, f"the driver did not add the Delta jar for executors: {report['jars']}"
+    for name, work_dir in cluster.work_dirs.items():
+        executor_dirs = list((work_dir / report["app_id"]).iterdir())
+        assert executor_dirs, f"no executor ran on {name} for {report['app_id']}"
+        executor_log = "\n".join((d / "stderr").read_text(errors="replace") for d in executor_dirs)
+        assert f"Fetching {delta_jar}" in executor_log, executor_log[-3000:]
+        assert "ClassNotFoundException" not in executor_log
+        assert executor_log.count("Finished task") >= 10, f"{name}: {executor_log[-3000:]}"
 
     from feature_store.delta_tables import DeltaTables
 
@@ -345,17 +280,22 @@ def test_feature_partition_on_standalone_cluster_equals_local(
         assert local_rows, f"{name}: local mode wrote no rows"
         assert cluster_rows == local_rows, name
     tile_days = {r["date"].isoformat() for r in _rows(tables, "feature_store.customer_daily_tiles", ["date"])}
-    snapshot_days = {
-        r["date"].isoformat() for r in _rows(tables, "feature_store.customer_features", ["date"])
-    }
+    snapshot_days = {r["date"].isoformat() for r in _rows(tables, ONLINE_TABLE, ["date"])}
     assert (tile_days, snapshot_days) == (set(DAYS), {DAYS[-1]})
-    print(f"standalone cluster test: {time.monotonic() - started:.1f}s")
+
+    customers = sorted({r["customer_id"] for r in _rows(tables, ONLINE_TABLE, ["customer_id"])})
+    local_online = _online_rows(redis_server.port, LOCAL_DB, customers)
+    assert all(local_online) and len(local_online) == 3, local_online
+    assert _online_rows(redis_server.port, CLUSTER_DB, customers) == local_online
+    print(f"two-worker cluster test: {time.monotonic() - started:.1f}s")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Run the pipeline's two days on a standalone master.")
     parser.add_argument("--master", required=True)
     parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--redis-port", type=int, required=True)
+    parser.add_argument("--bare-python", required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    run_on_cluster(args.master, args.home, args.out)
+    run_on_cluster(args.master, args.home, args.redis_port, args.bare_python, args.out)

@@ -4,13 +4,11 @@ session on it next to the test process's classic `spark` session."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
 # Connect's Python workers run PYSPARK_PYTHON from the server's environment (spark.pyspark.python is not
-# read there): this venv's interpreter, which has pyarrow and the project installed.
+# read there): an environment that holds the project only as its wheel (tests/wheel_env.py), as a
+# Databricks cluster library or a server image would.
 SERVER_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -23,19 +21,20 @@ SERVER_CONF = {
 
 
 @pytest.fixture(scope="session")
-def connect_url(tmp_path_factory: pytest.TempPathFactory):
+def connect_url(tmp_path_factory: pytest.TempPathFactory, wheel_envs):
     from feature_store import devservices
     from feature_store.spark import ivy_dir_from_env, maven_packages, resolve_jars
 
     jars = [j.removeprefix("file://") for j in resolve_jars(maven_packages(), ivy_dir_from_env())]
-    os.environ["PYSPARK_PYTHON"] = sys.executable
+    python = str(wheel_envs("connect-server"))
     state = tmp_path_factory.mktemp("spark-connect")
     service = devservices.start(
         "spark-connect",
         state,
         port=devservices.free_port(),
         timeout=180,  # a JVM start on a shared 2-core machine
-        extra_args=devservices.spark_connect_args(jars, sys.executable, SERVER_CONF),
+        extra_args=devservices.spark_connect_args(jars, python, SERVER_CONF),
+        env={"PYSPARK_PYTHON": python},
     )
     try:
         yield f"sc://{service.host}:{service.port}"
