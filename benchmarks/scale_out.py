@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -65,6 +66,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--calls", type=int, default=5, help="timed repetitions of each small client call")
     p.add_argument("--memory", default="6g", help="JVM heap per engine (split over executors on the cluster)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--keep", action="store_true", help="keep each engine's tables and logs under .data/")
     p.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one engine (JSON spec)
     args = p.parse_args()
     if args.small:
@@ -149,9 +151,13 @@ def run_engine(name: str, landing: Path, args: argparse.Namespace, redis_port: i
         print(f"{name}: backfill {first}..{LAST_DAY} ...", flush=True)
         done = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], env=env, cwd=REPO,
                               capture_output=True, text=True, check=False)  # fmt: skip
-    if done.returncode != 0:
-        return {"engine": name, "error": (done.stderr or done.stdout)[-3000:]}
-    return json.loads(Path(spec["out"]).read_text())
+    try:
+        if done.returncode != 0:
+            return {"engine": name, "error": (done.stderr or done.stdout)[-3000:]}
+        return json.loads(Path(spec["out"]).read_text())
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------- engine (child)
@@ -206,12 +212,16 @@ def child(spec: dict) -> None:
     delta = resources["delta"].tables(session)
     for table in tables:
         df = delta.read(table)
-        # Order-free and float-noise-free: doubles rounded before hashing, hashes summed as decimals.
-        rounded = [F.round(F.col(c), 6) if t == "double" else F.col(c) for c, t in df.dtypes]
+        # Order-free: a sum of row hashes over the exact columns; doubles are compared by their sums,
+        # which differ between engines only by summation order (compared to 1e-9 relative).
+        exact = [c for c, t in df.dtypes if t != "double"]
+        doubles = [c for c, t in df.dtypes if t == "double"]
         row = df.select(
-            F.count("*").alias("n"), F.sum(F.xxhash64(*rounded).cast("decimal(38,0)")).alias("h")
+            F.count("*").alias("n"),
+            F.sum(F.xxhash64(*exact).cast("decimal(38,0)")).alias("h"),
+            *(F.sum(c).alias(c) for c in doubles),
         ).first()
-        digests[table] = [row.n, str(row.h)]
+        digests[table] = {"rows": row.n, "hash": str(row.h), "sums": {c: row[c] for c in doubles}}
 
     customers = FEATURE_TABLES[0]
     ids = [
@@ -241,6 +251,19 @@ def child(spec: dict) -> None:
 # ------------------------------------------------------------------------------------------ report
 
 
+def same_outputs(digests: dict, base: dict) -> bool:
+    def close(a: float | None, b: float | None) -> bool:
+        return a == b or (a is not None and b is not None and abs(a - b) <= 1e-9 * max(abs(a), abs(b)))
+
+    return digests.keys() == base.keys() and all(
+        d["rows"] == b["rows"]
+        and d["hash"] == b["hash"]
+        and d["sums"].keys() == b["sums"].keys()
+        and all(close(d["sums"][c], b["sums"][c]) for c in d["sums"])
+        for d, b in ((digests[t], base[t]) for t in base)
+    )
+
+
 def report(results: list[dict], args: argparse.Namespace, load: tuple[float, float]) -> int:
     ok = [r for r in results if "error" not in r]
     base = next((r for r in ok if r["engine"] == "local"), None)
@@ -249,7 +272,7 @@ def report(results: list[dict], args: argparse.Namespace, load: tuple[float, flo
         if "error" in r:
             failed += 1
             print(f"\nFAILED {r['engine']}:\n{r['error']}")
-        elif base and r["digests"] != base["digests"]:
+        elif base and not same_outputs(r["digests"], base["digests"]):
             failed += 1
             r["error"] = "outputs differ from local[2]'s"
             print(
@@ -258,7 +281,7 @@ def report(results: list[dict], args: argparse.Namespace, load: tuple[float, flo
     print(f"\n{args.transactions:,} transactions, {args.customers:,} customers, {args.days} days; "
           f"load average {load[0]:.1f} -> {load[1]:.1f}\n")  # fmt: skip
     if base:
-        rows = ", ".join(f"{t} {d[0]:,}" for t, d in base["digests"].items())
+        rows = ", ".join(f"{t} {d['rows']:,}" for t, d in base["digests"].items())
         print(f"rows (equal on every engine that passed): {rows}\n")
     print(
         "| engine | backfill s | vs local[2] | target | read_table(...).count() s | 1k-row training set s |"

@@ -1,10 +1,23 @@
-"""The feature store engine and client. Usable without Dagster: nothing here imports it."""
+"""The feature store engine and client. Usable without Dagster: nothing here imports it.
 
-from feature_store.client import FeatureStoreClient, FeatureTable
-from feature_store.lookups import FeatureLookup
-from feature_store.online.specs import AzureCosmosDBSpec, CosmosStoreSpec, RedisStoreSpec, SqliteStoreSpec
-from feature_store.settings import Settings
+The names below load on first use, so `feature_store.declarations` (what a feature repo imports) needs
+neither Spark nor Dagster."""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "FeatureStoreClient": "feature_store.client",
+    "FeatureTable": "feature_store.client",
+    "FeatureLookup": "feature_store.lookups",
+    "AzureCosmosDBSpec": "feature_store.online.specs",
+    "CosmosStoreSpec": "feature_store.online.specs",
+    "RedisStoreSpec": "feature_store.online.specs",
+    "SqliteStoreSpec": "feature_store.online.specs",
+    "Settings": "feature_store.settings",
+}
 __all__ = [
     "AzureCosmosDBSpec",
     "CosmosStoreSpec",
@@ -15,3 +28,17 @@ __all__ = [
     "Settings",
     "SqliteStoreSpec",
 ]
+
+if TYPE_CHECKING:
+    from feature_store.client import FeatureStoreClient, FeatureTable
+    from feature_store.lookups import FeatureLookup
+    from feature_store.online.specs import AzureCosmosDBSpec, CosmosStoreSpec, RedisStoreSpec, SqliteStoreSpec
+    from feature_store.settings import Settings
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'feature_store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
