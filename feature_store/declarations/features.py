@@ -11,7 +11,7 @@ tiles for a whole table in one pass and shares a component between features that
 | sum | sum | sum of sums | 0.0 |
 | avg | sum, count | sum / count | null |
 | min / max | min / max | min of mins / max of maxes | null |
-| variance / stddev | count, sum, sum of squares | sample variance (n - 1) / its square root | null (n < 2) |
+| variance / stddev | count, sum, M2 (the day's sum of squared deviations from its mean) | sample variance (n - 1) / its square root | null (n < 2) |
 | approx_count_distinct | HLL sketch | estimate of the union of the sketches | 0 |
 | last | latest event time, value at it | the value at the latest event time | null |
 """
@@ -28,7 +28,7 @@ from feature_store.declarations.sources import NUMERIC_TYPES, SparkType, check_i
 Aggregation = Literal[
     "count", "sum", "avg", "min", "max", "variance", "stddev", "approx_count_distinct", "last"
 ]
-TileComponent = Literal["count", "sum", "sum_sq", "min", "max", "hll", "last_ts", "last_value"]
+TileComponent = Literal["count", "sum", "m2", "min", "max", "hll", "last_ts", "last_value"]
 
 COMPONENTS: MappingProxyType[str, tuple[TileComponent, ...]] = MappingProxyType({
     "count": ("count",),
@@ -36,8 +36,8 @@ COMPONENTS: MappingProxyType[str, tuple[TileComponent, ...]] = MappingProxyType(
     "avg": ("sum", "count"),
     "min": ("min",),
     "max": ("max",),
-    "variance": ("count", "sum", "sum_sq"),
-    "stddev": ("count", "sum", "sum_sq"),
+    "variance": ("count", "sum", "m2"),
+    "stddev": ("count", "sum", "m2"),
     "approx_count_distinct": ("hll",),
     "last": ("last_ts", "last_value"),
 })  # fmt: skip

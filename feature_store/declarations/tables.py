@@ -76,26 +76,37 @@ class WindowedTable:
         schema, table = self.name.split(".")
         return f"{schema}.{table.removesuffix('_features')}_daily_tiles"
 
+    def windows(self) -> list[int]:
+        return sorted({n for f in self.features for n in f.windows})
+
     @property
     def lookback_days(self) -> int:
         """Days of tiles before D a snapshot reads: the longest window, plus one day on which a key
         that went quiet still gets a row (so point-in-time lookups see its windows empty)."""
-        return max(n for f in self.features for n in f.windows)
+        return max(self.windows())
 
     @property
     def activity_columns(self) -> tuple[str, str]:
         return (f"last_{self.event_noun}_ts", f"days_since_last_{self.event_noun}")
 
+    def component(self, component: TileComponentSpec) -> TileComponentSpec:
+        """The tile component that serves `component`: a count of a column the source requires (never
+        null) is the count of events."""
+        if component.component == "count" and component.column in self.source.required:
+            return TileComponentSpec("count", None, component.where)
+        return component
+
     def tile_components(self) -> dict[TileComponentSpec, str]:
         """Every tile column the features need, once each, with its column name."""
         filters = {w: i + 1 for i, w in enumerate(dict.fromkeys(f.where for f in self.features if f.where))}
-        components = dict.fromkeys(c for f in self.features for c in f.components())
+        components = dict.fromkeys(self.component(c) for f in self.features for c in f.components())
         return {c: c.name(filters.get(c.where, 0)) for c in components}
 
     def feature_columns(self) -> list[Column]:
+        # Window by window (then in declaration order), as the tables have always been laid out.
         columns = [
             Column(f.output(n), f.dtype(self.source), f.doc(n, self.event_noun))
-            for f in self.features for n in sorted(f.windows)
+            for n in self.windows() for f in self.features if n in f.windows
         ]  # fmt: skip
         last_ts, days_since = self.activity_columns
         columns.append(Column(last_ts, "timestamp",

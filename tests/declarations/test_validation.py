@@ -71,15 +71,16 @@ def test_a_valid_table_lists_its_features_and_shares_tile_components():
         Feature("last_channel", "last", "channel", windows=(30,)),
     )
     names = [c.name for c in table.feature_columns()]
-    assert names[:5] == ["orders_7d", "orders_30d", "spend_7d", "spend_30d", "avg_spend_30d"]
+    assert names[:5] == ["orders_7d", "spend_7d", "orders_30d", "spend_30d", "avg_spend_30d"]
     assert names[-2:] == ["last_order_ts", "days_since_last_order"]
     types = {c.name: c.dtype for c in table.feature_columns()}
     assert (types["orders_7d"], types["max_web_spend_30d"], types["stores_30d"], types["last_channel_30d"]) == (
         "bigint", "double", "bigint", "string")  # fmt: skip
     tiles = table.tile_components()
-    # sum(amount) serves spend, avg_spend and spend_sd once; the filtered max gets its own filter index.
+    # sum(amount) serves spend, avg_spend and spend_sd once; amount is required (never null), so their
+    # counts are the event count; the filtered max gets its own filter index.
     assert sorted(tiles.values()) == sorted([
-        "t__count", "t__sum__amount", "t__count__amount", "t__max__amount__f1", "t__sum_sq__amount",
+        "t__count", "t__sum__amount", "t__max__amount__f1", "t__m2__amount",
         "t__hll__store_id", "t__last_ts__channel", "t__last_value__channel",
     ])  # fmt: skip
     assert table.lookback_days == 30 and table.tiles_table == "fs.customer_orders_daily_tiles"
