@@ -196,3 +196,17 @@ def score_batch(model_uri: str, df: Any, create_training_set: Any, result_type: 
         df.sparkSession, model_uri, result_type=result_type, env_manager="local"
     )
     return joined.withColumn(PREDICTION, predict(F.struct(*(F.col(c) for c in columns))))
+
+
+def promote(client: mlflow.MlflowClient, name: str, version: str, alias: str, stage: str = "Production") -> None:
+    """Make `version` the `alias` of registered model `name`, and keep the `stage` in step with it.
+
+    The alias is what this project reads (`models:/<name>@<alias>`). The stage is kept too because the
+    Databricks-style call `score_batch(model_uri="models:/<name>/Production", ...)` resolves a stage,
+    and MLflow resolves a stage only from stages, never from aliases. MLflow 2.9+ marks stages as
+    deprecated (a FutureWarning, silenced here); the alias is set first, so a registry without stages
+    still gets the champion."""
+    client.set_registered_model_alias(name, alias, version)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        client.transition_model_version_stage(name, version, stage, archive_existing_versions=True)

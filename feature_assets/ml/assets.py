@@ -15,6 +15,7 @@ from feature_assets.partitions import daily_partitions, partition_days
 from feature_store import churn
 from feature_store import variables as V
 from feature_store.client import FeatureStoreClient
+from feature_store.models import promote
 from feature_store.quality import Outcome
 from feature_store.settings import Settings
 from feature_store.tables import CUSTOMER_FEATURES, PRODUCT_FEATURES
@@ -160,7 +161,7 @@ def churn_model(
     floor = max(config.min_auc, (champion_auc or 0.0) - config.max_auc_drop)
     passed = trained.auc >= floor
     if passed:
-        client.set_registered_model_alias(churn.MODEL_NAME, churn.CHAMPION, version)
+        promote(client, churn.MODEL_NAME, version, churn.CHAMPION)
     champion = version if passed else (str(champion_version) if champion_version else None)
     was = f"champion v{champion_version} AUC {champion_auc}" if champion_version else "no champion yet"
     kept = "champion kept" if champion_version else "no champion"

@@ -12,6 +12,7 @@ import mlflow
 import pytest
 
 from feature_assets.definitions import all_assets, all_checks
+from feature_assets.ml.assets import feature_store_client
 from feature_store.delta_tables import DeltaTables
 from feature_store.generate import CHURN_HORIZON_DAYS, generate
 
@@ -80,8 +81,12 @@ def test_training_set_model_promotion_and_scores(spark, home, resources):
     assert refused.success  # the run succeeds; the check says why the champion was kept
     assert not checks(refused)["evaluation_passes"].passed
     resources["mlflow_tracking"].configure()
-    champion = mlflow.MlflowClient().get_model_version_by_alias("churn_model", "champion")
+    registry = mlflow.MlflowClient()
+    champion = registry.get_model_version_by_alias("churn_model", "champion")
     assert str(champion.version) == "2"
+    # The stage follows the champion: the seed's `models:/churn_model/Production` names version 2.
+    stages = {str(v.version): v.current_stage for v in registry.search_model_versions("name='churn_model'")}
+    assert stages == {"1": "None", "2": "Production", "3": "None"}, stages
 
     scores = dg.materialize([*all_assets], selection=["churn_scores"], resources=resources,
                             partition_key=str(LAST))  # fmt: skip
@@ -90,6 +95,16 @@ def test_training_set_model_promotion_and_scores(spark, home, resources):
     active = tables.read_days("raw.transactions", LAST, LAST).select("customer_id").distinct().count()
     assert len(scored) == active > 0
     assert all(0.0 <= r["prediction"] <= 1.0 and r["model_version"] == "2" for r in scored)
+
+    # The seed's batch-inference call, as written.
+    fe = feature_store_client(resources["spark"], resources["delta"], resources["mlflow_tracking"])
+    customers_to_score = tables.read_days("raw.labels", LAST_LABEL_DAY, LAST_LABEL_DAY).select(
+        "customer_id", "product_id", "event_timestamp"
+    )
+    seed_scored = fe.score_batch(model_uri="models:/churn_model/Production", df=customers_to_score)
+    by_champion = fe.score_batch(model_uri="models:/churn_model@champion", df=customers_to_score)
+    assert sorted(r.prediction for r in seed_scored.collect()) == sorted(r.prediction for r in by_champion.collect())
+    assert seed_scored.count() == customers_to_score.count() > 0
 
     # A plain Python process (what the serving endpoint is) loads the champion and reads its feature spec.
     script = (
