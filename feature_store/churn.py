@@ -13,9 +13,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from feature_store.client import FeatureStoreClient
+from feature_store.declarations import Column
 from feature_store.lookups import FeatureLookup
 from feature_store.quality import Outcome, rows_per_day
-from feature_store.specs import Column
 from feature_store.tables import CUSTOMER_FEATURES, LABELS, PRODUCT_FEATURES, TRANSACTIONS
 from feature_store.timeutil import days
 from feature_store.training import TrainingSet, bind_lookups
@@ -36,7 +36,7 @@ FEATURE_TS_COLUMNS = {
 
 
 # Both tables name their features alike (txn_count_7d, ...): the product ones are prefixed.
-PRODUCT_RENAMES = {c.name: f"product_{c.name}" for c in PRODUCT_FEATURES.features()}
+PRODUCT_RENAMES = {c.name: f"product_{c.name}" for c in PRODUCT_FEATURES.feature_columns()}
 
 
 def churn_lookups() -> list[FeatureLookup]:

@@ -12,18 +12,11 @@ from datetime import date, timedelta
 
 from pyspark.sql import functions as F
 
+from feature_store.declarations import WindowedTable
 from feature_store.delta_tables import DeltaTables
+from feature_store.offline.windowed import compute_daily_tiles, compute_snapshots, tile_range_for, tile_schema
 from feature_store.quality import missing_days, rows_per_day
-from feature_store.specs import Column, WindowedFeatureTable
 from feature_store.timeutil import days
-from feature_store.windows import (
-    TILE_COUNT,
-    TILE_LAST_TS,
-    TILE_SUM,
-    compute_daily_tiles,
-    compute_snapshots,
-    tile_range_for,
-)
 
 TABLE_PROPERTIES_PREFIX = "featurestore."
 
@@ -40,18 +33,7 @@ class WriteResult:
         return sum(self.rows_by_day.values())
 
 
-def tile_columns(spec: WindowedFeatureTable) -> list[Column]:
-    key_types = {c.name: c for c in spec.source.columns}
-    return [
-        Column("date", "date", "Day the events happened (UTC)"),
-        *(key_types[k] for k in spec.keys),
-        Column(TILE_COUNT, "bigint", "Events of the key that day"),
-        Column(TILE_SUM, "double", f"Sum of {spec.value_column} that day"),
-        Column(TILE_LAST_TS, "timestamp", "Latest event time that day"),
-    ]
-
-
-def catalog_properties(spec: WindowedFeatureTable) -> dict[str, str]:
+def catalog_properties(spec: WindowedTable) -> dict[str, str]:
     """What the table says about itself in its Delta properties, read back by the client's catalog."""
     props = {
         f"{TABLE_PROPERTIES_PREFIX}primary_keys": ",".join(spec.keys),
@@ -63,12 +45,12 @@ def catalog_properties(spec: WindowedFeatureTable) -> dict[str, str]:
     return props
 
 
-def write_tiles(tables: DeltaTables, spec: WindowedFeatureTable, first: date, last: date) -> WriteResult:
+def write_tiles(tables: DeltaTables, spec: WindowedTable, first: date, last: date) -> WriteResult:
     events = tables.read_days(spec.source.table, first, last)
     tiles = compute_daily_tiles(events, spec)
     tables.ensure(
         spec.tiles_table,
-        tile_columns(spec),
+        tile_schema(spec),
         ["date"],
         comment=f"Daily per-key partial aggregates for {spec.name}",
     )
@@ -77,7 +59,7 @@ def write_tiles(tables: DeltaTables, spec: WindowedFeatureTable, first: date, la
     return WriteResult(spec.tiles_table, rows_per_day(written, list(days(first, last))), version)
 
 
-def write_snapshots(tables: DeltaTables, spec: WindowedFeatureTable, first: date, last: date) -> WriteResult:
+def write_snapshots(tables: DeltaTables, spec: WindowedTable, first: date, last: date) -> WriteResult:
     """Snapshots first..last. A tile day missing after the first day the tiles table has is a
     gap in history and reported in missing_input_days; days before it are simply before history."""
     tile_first, tile_last = tile_range_for(spec, first, last)

@@ -1,4 +1,4 @@
-"""One WindowedFeatureTable declaration -> its tiles asset, snapshot asset and checks."""
+"""One WindowedTable declaration -> its tiles asset, snapshot asset and checks."""
 
 from dataclasses import dataclass
 
@@ -11,8 +11,9 @@ from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_assets.raw.assets import raw_asset_key
 from feature_store.client_validation import catalog_tags
-from feature_store.feature_tables import tile_columns, write_snapshots, write_tiles
-from feature_store.specs import WindowedFeatureTable
+from feature_store.declarations import WindowedTable
+from feature_store.feature_tables import write_snapshots, write_tiles
+from feature_store.offline.windowed import tile_schema
 from resources import DeltaLakeResource, SparkResource
 
 FEATURES_GROUP = "features"
@@ -25,16 +26,16 @@ class FeatureTableDefs:
     checks: list[dg.AssetChecksDefinition]
 
 
-def tiles_key(spec: WindowedFeatureTable) -> dg.AssetKey:
+def tiles_key(spec: WindowedTable) -> dg.AssetKey:
     return dg.AssetKey(spec.tiles_table.split(".")[-1])
 
 
-def snapshots_key(spec: WindowedFeatureTable) -> dg.AssetKey:
+def snapshots_key(spec: WindowedTable) -> dg.AssetKey:
     return dg.AssetKey(spec.short_name)
 
 
 def build_feature_table(
-    spec: WindowedFeatureTable,
+    spec: WindowedTable,
     tiles_condition: dg.AutomationCondition | None = None,
     snapshot_condition: dg.AutomationCondition | None = None,
 ) -> FeatureTableDefs:
@@ -49,7 +50,7 @@ def build_feature_table(
         group_name=FEATURES_GROUP,
         kinds={"spark", "delta"},
         description=f"Per-{'/'.join(spec.keys)} daily partial aggregates (tiles) that {spec.short_name} combines into windows.",
-        metadata={**table_metadata(spec.tiles_table), **column_schema(tile_columns(spec))},
+        metadata={**table_metadata(spec.tiles_table), **column_schema(tile_schema(spec))},
         code_version="1",
         owners=list(spec.owners),
         tags={"layer": "tiles"},
@@ -88,7 +89,7 @@ def build_feature_table(
             **column_schema(spec.schema()),
             "primary_keys": dg.MetadataValue.json(list(spec.keys)),
             "timestamp_key": spec.timestamp_key,
-            "windows_days": dg.MetadataValue.json(list(spec.windows)),
+            "windows_days": dg.MetadataValue.json(spec.windows()),
         },
         code_version="1",
         owners=list(spec.owners),

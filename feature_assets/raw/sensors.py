@@ -28,8 +28,8 @@ import dagster as dg
 
 from feature_assets.partitions import daily_partitions
 from feature_assets.raw.assets import raw_asset_key
+from feature_store.declarations import Source
 from feature_store.landing import fingerprint
-from feature_store.specs import RawSource
 from feature_store.tables import RAW_SOURCES
 from resources import LandingZoneResource
 
@@ -76,7 +76,7 @@ def parse_cursor(cursor: str | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def _waiting_message(source: RawSource, days: list[str], start_key: str) -> str:
+def _waiting_message(source: Source, days: list[str], start_key: str) -> str:
     early = [d for d in days if d < start_key]
     later = [d for d in days if d >= start_key]
     parts = []
@@ -94,7 +94,7 @@ def _waiting_message(source: RawSource, days: list[str], start_key: str) -> str:
 
 
 def build_landing_sensor(
-    source: RawSource,
+    source: Source,
     minimum_interval_seconds: int = DEFAULT_MIN_INTERVAL_SECONDS,
     max_requests_per_tick: int = DEFAULT_MAX_REQUESTS_PER_TICK,
 ) -> dg.SensorDefinition:

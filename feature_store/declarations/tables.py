@@ -46,11 +46,13 @@ class WindowedTable:
     source: Source
     features: tuple[Feature, ...]
     docs: TableDocs
-    event_noun: str = "event"
+    event_noun: str = "event"  # in descriptions: "Number of {event_noun}s in the 7 days ..."
+    activity_name: str | None = None  # in column names: last_<activity_name>_ts (default: event_noun)
 
     def __post_init__(self) -> None:
         where = self.name
         check_table_name(self.name, where, "name")
+        check_identifier(self.activity_name or self.event_noun, where, "activity_name")
         require(bool(self.features), where, "features", "a windowed table needs at least one feature")
         self.entity.check_keys_in(self.source, where)
         seen: dict[str, int] = {}
@@ -72,6 +74,33 @@ class WindowedTable:
         return self.name.split(".")[-1]
 
     @property
+    def description(self) -> str:
+        return self.docs.description
+
+    @property
+    def owners(self) -> tuple[str, ...]:
+        return self.docs.owners
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self.docs.tags
+
+    @property
+    def timestamp_key(self) -> str:
+        return "feature_ts"
+
+    def non_negative_features(self) -> list[str]:
+        """Features that can never be negative: counts, spreads, and any aggregate but a spread of a
+        column the source guarantees non-negative."""
+        always = ("count", "approx_count_distinct", "variance", "stddev")
+        return [
+            f.output(n)
+            for f in self.features
+            for n in sorted(f.windows)
+            if f.aggregation in always or f.column in self.source.non_negative
+        ]
+
+    @property
     def tiles_table(self) -> str:
         schema, table = self.name.split(".")
         return f"{schema}.{table.removesuffix('_features')}_daily_tiles"
@@ -87,7 +116,8 @@ class WindowedTable:
 
     @property
     def activity_columns(self) -> tuple[str, str]:
-        return (f"last_{self.event_noun}_ts", f"days_since_last_{self.event_noun}")
+        activity = self.activity_name or self.event_noun
+        return (f"last_{activity}_ts", f"days_since_last_{activity}")
 
     def component(self, component: TileComponentSpec) -> TileComponentSpec:
         """The tile component that serves `component`: a count of a column the source requires (never
@@ -115,8 +145,9 @@ class WindowedTable:
         return columns
 
     def schema(self) -> list[Column]:
-        """Every column of the snapshot table, in order."""
-        return [*key_columns(self.entity), *snapshot_time_columns(), *self.feature_columns()]
+        """Every column of the snapshot table, in order (keys described as the source describes them)."""
+        keys = [Column(k, dtype, self.source.column(k).description) for k, dtype in self.entity.keys]  # type: ignore[arg-type]
+        return [*keys, *snapshot_time_columns(), *self.feature_columns()]
 
 
 TransformFunction = Callable[..., Any]  # (spark, inputs: dict[str, DataFrame], day: date) -> DataFrame
