@@ -11,6 +11,7 @@ install hook is not run there, and the project's modules can come only from the 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -19,10 +20,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+# Not part of a build: setuptools would otherwise copy stale modules from a previous build/ into the wheel.
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "*.egg-info", "__pycache__", ".featurestore", ".services", "node_modules",
+    ".data", "spark-warehouse", ".pytest_cache", ".ruff_cache", ".hypothesis",
+)  # fmt: skip
+
+
 def build_wheel(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
+    """The wheel of this checkout's working tree, built from a clean copy of it."""
+    source = dest / "source"
+    shutil.copytree(REPO, source, ignore=_NOT_SOURCE)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(dest), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(dest), str(source)],
         check=True, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     (wheel,) = dest.glob("featurestore-*.whl")
