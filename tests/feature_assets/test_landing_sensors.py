@@ -58,31 +58,59 @@ def test_new_days_are_requested_once_oldest_first():
     valid = keys_at(datetime(2025, 3, 10, tzinfo=UTC))
     landed = {"2025-03-02": "b", "2025-03-01": "a"}
     first = plan_requests(landed, {}, valid)
-    assert first.requests == [("2025-03-01", "a"), ("2025-03-02", "b")]
-    assert first.cursor == landed
+    assert first.requests == [("2025-03-01", "a", 1), ("2025-03-02", "b", 1)]
+    assert first.cursor == {"2025-03-01": "a#1", "2025-03-02": "b#1"}
     second = plan_requests(landed, first.cursor, valid)
     assert second.requests == []
-    assert second.cursor == landed
+    assert second.cursor == first.cursor
 
 
 def test_changed_fingerprint_requests_the_day_again_once():
     valid = keys_at(datetime(2025, 3, 10, tzinfo=UTC))
-    cursor = {"2025-03-01": "a", "2025-03-02": "b"}
+    cursor = {"2025-03-01": "a#1", "2025-03-02": "b#1"}
     plan = plan_requests({"2025-03-01": "a2", "2025-03-02": "b"}, cursor, valid)
-    assert plan.requests == [("2025-03-01", "a2")]
+    assert plan.requests == [("2025-03-01", "a2", 2)]
     assert plan_requests({"2025-03-01": "a2", "2025-03-02": "b"}, plan.cursor, valid).requests == []
+
+
+def test_files_returning_to_an_earlier_set_are_requested_under_a_new_count():
+    """a -> a2 -> a: the third request has the first one's fingerprint; its count keeps the run_key new."""
+    valid = keys_at(datetime(2025, 3, 10, tzinfo=UTC))
+    cursor: dict[str, str] = {}
+    seen = []
+    for fp in ("a", "a2", "a"):
+        plan = plan_requests({"2025-03-01": fp}, cursor, valid)
+        seen += plan.requests
+        cursor = plan.cursor
+    assert seen == [("2025-03-01", "a", 1), ("2025-03-01", "a2", 2), ("2025-03-01", "a", 3)]
+
+
+def test_a_cursor_from_before_the_count_reads_as_one_request():
+    valid = keys_at(datetime(2025, 3, 10, tzinfo=UTC))
+    assert plan_requests({"2025-03-01": "a"}, {"2025-03-01": "a"}, valid).requests == []
+    assert plan_requests({"2025-03-01": "b"}, {"2025-03-01": "a"}, valid).requests == [("2025-03-01", "b", 2)]
+
+
+def test_deleted_days_are_reported_once_and_requested_when_they_return():
+    valid = keys_at(datetime(2025, 3, 10, tzinfo=UTC))
+    gone = plan_requests({"2025-03-02": "b"}, {"2025-03-01": "a#1", "2025-03-02": "b#1"}, valid)
+    assert gone.deleted == ["2025-03-01"] and gone.requests == []
+    assert gone.cursor["2025-03-01"] == "-#1"
+    assert plan_requests({"2025-03-02": "b"}, gone.cursor, valid).deleted == []  # said once
+    back = plan_requests({"2025-03-01": "a", "2025-03-02": "b"}, gone.cursor, valid)
+    assert back.requests == [("2025-03-01", "a", 2)]
 
 
 def test_day_without_a_partition_is_not_recorded_and_requested_once_it_exists():
     landed = {"2025-03-09": "x", "2025-03-10": "y"}
     # 2025-03-10 12:00 UTC: the partition 2025-03-10 ends at 2025-03-11 00:00, so it doesn't exist yet.
     during = plan_requests(landed, {}, keys_at(datetime(2025, 3, 10, 12, tzinfo=UTC)))
-    assert during.requests == [("2025-03-09", "x")]
+    assert during.requests == [("2025-03-09", "x", 1)]
     assert during.not_partitions == ["2025-03-10"]
     assert "2025-03-10" not in during.cursor
     # One second after midnight the partition exists and the day is requested.
     after = plan_requests(landed, during.cursor, keys_at(datetime(2025, 3, 11, 0, 0, 1, tzinfo=UTC)))
-    assert after.requests == [("2025-03-10", "y")]
+    assert after.requests == [("2025-03-10", "y", 1)]
     assert after.not_partitions == []
 
 
@@ -108,7 +136,7 @@ def test_per_tick_limit_takes_the_oldest_and_the_rest_follow():
         plan = plan_requests(landed, cursor, valid, limit=3)
         assert len(plan.requests) == expected
         assert len(plan.deferred) == max(0, len(landed) - len(seen) - expected)
-        seen += [day for day, _ in plan.requests]
+        seen += [day for day, _, _ in plan.requests]
         cursor = plan.cursor
     assert seen == sorted(landed)
 
@@ -169,8 +197,8 @@ def test_sensor_requests_each_landed_day_once_across_ticks(tmp_path: Path, insta
     first = tick(sensor, tmp_path, instance, None)
     assert [r.partition_key for r in first.run_requests] == ["2025-02-01", "2025-02-02"]
     for request in first.run_requests:
-        fp = json.loads(first.cursor)[request.partition_key]
-        assert request.run_key == f"transactions:{request.partition_key}:{fp}"
+        fp = json.loads(first.cursor)[request.partition_key].split("#")[0]
+        assert request.run_key == f"transactions:{request.partition_key}:{fp}:1"
 
     second = tick(sensor, tmp_path, instance, first.cursor)
     assert second.run_requests == []
@@ -239,3 +267,30 @@ def test_empty_landing_zone(tmp_path: Path, instance):
     result = tick(build_landing_sensor(TRANSACTIONS), tmp_path, instance, None)
     assert result.run_requests == []
     assert result.cursor == "{}"
+
+
+def test_sensor_reports_a_day_whose_files_were_all_deleted(tmp_path: Path, instance):
+    sensor = build_landing_sensor(TRANSACTIONS)
+    kept = land(tmp_path, "transactions", "2025-02-01", "part-0.parquet")
+    removed = land(tmp_path, "transactions", "2025-02-02", "part-0.parquet")
+    first = tick(sensor, tmp_path, instance, None)
+    removed.unlink()
+    removed.parent.rmdir()
+
+    second = tick(sensor, tmp_path, instance, first.cursor)
+    assert second.run_requests == []
+    message = second.skip_reason.skip_message
+    assert "every landing file of 1 already requested day(s) of transactions is gone" in message
+    assert "2025-02-02" in message and "raw.transactions" in message
+    (observation,) = second.asset_events
+    assert observation.asset_key == raw_asset_key(TRANSACTIONS) and observation.partition == "2025-02-02"
+    assert observation.metadata["landing_files"].value == 0
+
+    third = tick(sensor, tmp_path, instance, second.cursor)  # reported once
+    assert third.asset_events == [] and "gone" not in third.skip_reason.skip_message
+    land(tmp_path, "transactions", "2025-02-02", "part-0.parquet")  # landed again
+    again = tick(sensor, tmp_path, instance, third.cursor)
+    assert [(r.partition_key, r.run_key.rsplit(":", 1)[1]) for r in again.run_requests] == [
+        ("2025-02-02", "2")
+    ]
+    assert kept.exists()
