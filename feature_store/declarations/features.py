@@ -1,6 +1,6 @@
 """Windowed aggregation features, and the daily tile components each is merged from.
 
-A tile is one key's partial aggregate for one day (feature_store/windows.py). Every aggregation is
+A tile is one key's partial aggregate for one day (feature_store/offline/windowed.py). Every aggregation is
 declared here by the tile components it needs and how a window merges them, so the engine builds
 tiles for a whole table in one pass and shares a component between features that need the same one
 (`avg` and `sum` of one column and filter share `sum`).

@@ -35,10 +35,43 @@ class TableDocs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+class SnapshotTable:
+    """What every feature table declaration shares: a two-part `name`, an `entity` whose keys key it,
+    and `docs`; rows stamped with `feature_ts` and partitioned by `date`."""
+
+    name: str
+    entity: Entity
+    docs: TableDocs
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.entity.key_names
+
+    @property
+    def short_name(self) -> str:
+        return self.name.split(".")[-1]
+
+    @property
+    def description(self) -> str:
+        return self.docs.description
+
+    @property
+    def owners(self) -> tuple[str, ...]:
+        return self.docs.owners
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self.docs.tags
+
+    @property
+    def timestamp_key(self) -> str:
+        return "feature_ts"
+
+
 @dataclass(frozen=True)
-class WindowedTable:
+class WindowedTable(SnapshotTable):
     """Per-key aggregates of `source` over trailing day windows, one snapshot per day, computed from
-    daily tiles (feature_store/windows.py). Besides the declared features, every snapshot has the
+    daily tiles (feature_store/offline/windowed.py). Besides the declared features, every snapshot has the
     latest event time within the longest window (`last_<event_noun>_ts`) and the days since it."""
 
     name: str  # two-part catalog name, e.g. "feature_store.customer_features"
@@ -64,30 +97,6 @@ class WindowedTable:
                 require(output not in (*self.entity.key_names, *RESERVED_COLUMNS, *self.activity_columns),
                         where, f"features[{i}].name", f"{output!r} is a column the engine writes")  # fmt: skip
                 seen[output] = i
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        return self.entity.key_names
-
-    @property
-    def short_name(self) -> str:
-        return self.name.split(".")[-1]
-
-    @property
-    def description(self) -> str:
-        return self.docs.description
-
-    @property
-    def owners(self) -> tuple[str, ...]:
-        return self.docs.owners
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.docs.tags
-
-    @property
-    def timestamp_key(self) -> str:
-        return "feature_ts"
 
     def non_negative_features(self) -> list[str]:
         """Features that can never be negative: counts, spreads, and any aggregate but a spread of a
@@ -154,7 +163,7 @@ TransformFunction = Callable[..., Any]  # (spark, inputs: dict[str, DataFrame], 
 
 
 @dataclass(frozen=True)
-class TransformTable:
+class TransformTable(SnapshotTable):
     """A daily snapshot computed by the user's SQL or DataFrame function over `inputs` (names of
     sources and other feature tables; each becomes lineage in the asset graph).
 
@@ -197,14 +206,6 @@ class TransformTable:
             require(column.dtype in SPARK_TYPES, where, f"columns[{i}].dtype",
                     f"{column.dtype!r} is not one of {', '.join(SPARK_TYPES)}")  # fmt: skip
             seen.add(column.name)
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        return self.entity.key_names
-
-    @property
-    def short_name(self) -> str:
-        return self.name.split(".")[-1]
 
     def feature_columns(self) -> list[Column]:
         return list(self.columns)
