@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from feature_store.declarations import Column, Entity, Feature, Source, TableDocs, WindowedTable
+from feature_store.declarations import Column, Entity, Feature, Repo, Source, TableDocs, WindowedTable
 
 TRANSACTIONS = Source(
     name="transactions",
@@ -79,3 +79,5 @@ PRODUCT_FEATURES = WindowedTable(
 )
 
 FEATURE_TABLES = (CUSTOMER_FEATURES, PRODUCT_FEATURES)
+
+repo = Repo("churn", sources=RAW_SOURCES, entities=(CUSTOMER, PRODUCT), tables=FEATURE_TABLES)

@@ -2,9 +2,9 @@
 
 from feature_assets.automation import SNAPSHOT_CONDITION, TILES_CONDITION
 from feature_assets.features.factory import build_feature_table
-from feature_store.tables import CUSTOMER_FEATURES, PRODUCT_FEATURES
+from feature_assets.repo import WINDOWED_TABLES
 
 feature_tables = [
     build_feature_table(spec, tiles_condition=TILES_CONDITION, snapshot_condition=SNAPSHOT_CONDITION)
-    for spec in (CUSTOMER_FEATURES, PRODUCT_FEATURES)
+    for spec in WINDOWED_TABLES
 ]

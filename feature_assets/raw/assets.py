@@ -7,9 +7,9 @@ import dagster as dg
 from feature_assets.lib.metadata import column_schema, table_metadata
 from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
+from feature_assets.repo import LANDED_SOURCES
 from feature_store.declarations import Source
 from feature_store.ingest import REJECTED_ROWS_TABLE, ingest_days
-from feature_store.tables import RAW_SOURCES
 from resources import DeltaLakeResource, LandingZoneResource, SparkResource
 
 RAW_GROUP = "raw"
@@ -76,4 +76,4 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
     return raw_asset
 
 
-raw_assets = [build_raw_asset(source) for source in RAW_SOURCES]
+raw_assets = [build_raw_asset(source) for source in LANDED_SOURCES]

@@ -34,9 +34,9 @@ import dagster as dg
 
 from feature_assets.partitions import daily_partitions
 from feature_assets.raw.assets import raw_asset_key
+from feature_assets.repo import LANDED_SOURCES
 from feature_store.declarations import Source
 from feature_store.landing import fingerprint
-from feature_store.tables import RAW_SOURCES
 from resources import LandingZoneResource
 
 DEFAULT_MIN_INTERVAL_SECONDS = 60
@@ -189,4 +189,4 @@ def build_landing_sensor(
     return landing_sensor
 
 
-landing_sensors = [build_landing_sensor(s) for s in RAW_SOURCES]
+landing_sensors = [build_landing_sensor(s) for s in LANDED_SOURCES]

@@ -1,0 +1,9 @@
+"""The feature repo this code location serves (FEATURE_STORE_REPO): every generated asset, check and
+sensor comes from its declarations, loaded and validated once, when the definitions load."""
+
+from feature_store import variables as V
+from feature_store.declarations import Repo, Source, WindowedTable, load_repo
+
+REPO: Repo = load_repo(V.REPO.value())
+LANDED_SOURCES: list[Source] = [s for s in REPO.sources if s.landed]
+WINDOWED_TABLES: list[WindowedTable] = [t for t in REPO.table_order() if isinstance(t, WindowedTable)]
