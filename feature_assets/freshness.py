@@ -22,7 +22,7 @@ LABEL_DAY_ASSETS = {raw_asset_key(LABELS), churn_training_set.key, churn_model.k
 freshness_checks = dg.build_time_partition_freshness_checks(
     assets=[
         *(a for a in raw_assets if a.key not in LABEL_DAY_ASSETS),
-        *(a for table in feature_tables for a in (table.tiles, table.snapshots)),
+        *(a for table in feature_tables for a in table.assets),
         *(table.asset for table in online_tables),
         churn_scores,
         *drift_assets,

@@ -2,8 +2,9 @@
 sensor comes from its declarations, loaded and validated once, when the definitions load."""
 
 from feature_store import variables as V
-from feature_store.declarations import Repo, Source, WindowedTable, load_repo
+from feature_store.declarations import Repo, Source, TransformTable, WindowedTable, load_repo
 
 REPO: Repo = load_repo(V.REPO.value())
 LANDED_SOURCES: list[Source] = [s for s in REPO.sources if s.landed]
 WINDOWED_TABLES: list[WindowedTable] = [t for t in REPO.table_order() if isinstance(t, WindowedTable)]
+TABLES: list[WindowedTable | TransformTable] = REPO.table_order()  # every input before its readers

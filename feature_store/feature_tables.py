@@ -12,8 +12,9 @@ from datetime import date, timedelta
 
 from pyspark.sql import functions as F
 
-from feature_store.declarations import WindowedTable
+from feature_store.declarations import Repo, TransformTable, WindowedTable
 from feature_store.delta_tables import DeltaTables
+from feature_store.offline.transform import compute_transform, read_inputs
 from feature_store.offline.windowed import compute_daily_tiles, compute_snapshots, tile_range_for, tile_schema
 from feature_store.quality import missing_days, rows_per_day
 from feature_store.timeutil import days
@@ -33,13 +34,15 @@ class WriteResult:
         return sum(self.rows_by_day.values())
 
 
-def catalog_properties(spec: WindowedTable) -> dict[str, str]:
+def catalog_properties(spec: WindowedTable | TransformTable) -> dict[str, str]:
     """What the table says about itself in its Delta properties, read back by the client's catalog."""
     props = {
         f"{TABLE_PROPERTIES_PREFIX}primary_keys": ",".join(spec.keys),
         f"{TABLE_PROPERTIES_PREFIX}timestamp_keys": spec.timestamp_key,
         f"{TABLE_PROPERTIES_PREFIX}owners": ",".join(spec.owners),
-        f"{TABLE_PROPERTIES_PREFIX}source": spec.source.table,
+        f"{TABLE_PROPERTIES_PREFIX}source": spec.source.table
+        if isinstance(spec, WindowedTable)
+        else ",".join(spec.inputs),
     }
     props.update({f"{TABLE_PROPERTIES_PREFIX}tag.{k}": v for k, v in spec.tags.items()})
     return props
@@ -83,3 +86,18 @@ def previous_day_rows(tables: DeltaTables, table: str, day: date) -> int | None:
     before = day - timedelta(days=1)
     n = tables.read_days(table, before, before).agg(F.count("*")).first()[0]
     return n or None
+
+
+def write_transform(
+    tables: DeltaTables, repo: Repo, spec: TransformTable, first: date, last: date
+) -> WriteResult:
+    """The transform's snapshots first..last, day by day (each day sees only what it may use)."""
+    tables.ensure(
+        spec.name, spec.schema(), ["date"], properties=catalog_properties(spec), comment=spec.description
+    )
+    version = 0
+    for day in days(first, last):
+        rows = compute_transform(tables.spark, spec, read_inputs(tables, repo, spec, day), day)
+        version = tables.replace_days(spec.name, rows, day, day)
+    written = tables.read_days(spec.name, first, last)
+    return WriteResult(spec.name, rows_per_day(written, list(days(first, last))), version)

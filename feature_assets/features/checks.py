@@ -78,18 +78,12 @@ def build_snapshot_checks(spec: WindowedTable, key: dg.AssetKey) -> list[dg.Asse
             before = n or before
         yield from partition_results(context, outcomes, dg.AssetCheckSeverity.ERROR)
 
-    return [
+    checks = [
         snapshot_check(
             "keys_not_null_and_unique",
             f"Each {'/'.join(spec.keys)} appears once per day and is never null.",
             True,
             lambda df: quality.keys_not_null_and_unique(df, spec.keys),
-        ),
-        snapshot_check(
-            "counts_and_sums_non_negative",
-            "Features that cannot be negative (counts, spreads, aggregates of non-negative columns) are >= 0.",
-            True,
-            lambda df: quality.non_negative(df, never_negative, spec.keys),
         ),
         snapshot_check(
             "feature_ts_is_partition_end",
@@ -99,3 +93,11 @@ def build_snapshot_checks(spec: WindowedTable, key: dg.AssetKey) -> list[dg.Asse
         ),
         row_count_in_range,
     ]
+    if never_negative:  # a transform table promises nothing about its values' signs
+        checks.insert(1, snapshot_check(
+            "counts_and_sums_non_negative",
+            "Features that cannot be negative (counts, spreads, aggregates of non-negative columns) are >= 0.",
+            True,
+            lambda df: quality.non_negative(df, never_negative, spec.keys),
+        ))  # fmt: skip
+    return checks

@@ -11,8 +11,8 @@ from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_assets.raw.assets import raw_asset_key
 from feature_store.client_validation import catalog_tags
-from feature_store.declarations import WindowedTable
-from feature_store.feature_tables import write_snapshots, write_tiles
+from feature_store.declarations import Repo, Source, TransformTable, WindowedTable
+from feature_store.feature_tables import write_snapshots, write_tiles, write_transform
 from feature_store.offline.windowed import tile_schema
 from resources import DeltaLakeResource, SparkResource
 
@@ -21,9 +21,13 @@ FEATURES_GROUP = "features"
 
 @dataclass(frozen=True)
 class FeatureTableDefs:
-    tiles: dg.AssetsDefinition
+    tiles: dg.AssetsDefinition | None  # None: a transform table has no tiles
     snapshots: dg.AssetsDefinition
     checks: list[dg.AssetChecksDefinition]
+
+    @property
+    def assets(self) -> list[dg.AssetsDefinition]:
+        return [a for a in (self.tiles, self.snapshots) if a is not None]
 
 
 def tiles_key(spec: WindowedTable) -> dg.AssetKey:
@@ -125,3 +129,42 @@ def _write_metadata(result) -> dict:
         "table_version": result.version,
     }
     return metadata
+
+
+def build_transform_table(spec: TransformTable, repo: Repo) -> FeatureTableDefs:
+    """A transform table's snapshot asset and checks; its inputs (sources and tables) are its lineage."""
+    deps = [
+        raw_asset_key(found) if isinstance(found, Source) else snapshots_key(found)
+        for found in (repo.find(name) for name in spec.inputs)
+    ]
+
+    @dg.asset(
+        pool=SPARK_POOL,
+        key=snapshots_key(spec),
+        deps=deps,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        automation_condition=dg.AutomationCondition.eager(),
+        freshness_policy=DAILY_FRESHNESS,
+        group_name=FEATURES_GROUP,
+        kinds={"spark", "delta"},
+        description=spec.description,
+        metadata={
+            **table_metadata(spec.name),
+            **column_schema(spec.schema()),
+            "primary_keys": dg.MetadataValue.json(list(spec.keys)),
+            "timestamp_key": spec.timestamp_key,
+            "transform": "sql" if spec.sql is not None else spec.function.__qualname__,
+        },
+        code_version="1",
+        owners=list(spec.owners),
+        tags={**spec.tags, "layer": "features"},
+    )
+    def transform(
+        context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource
+    ) -> dg.MaterializeResult:
+        day_list = partition_days(context)
+        result = write_transform(delta.tables(spark.get_session()), repo, spec, day_list[0], day_list[-1])
+        return dg.MaterializeResult(metadata=_write_metadata(result))
+
+    return FeatureTableDefs(None, transform, build_snapshot_checks(spec, snapshots_key(spec)))

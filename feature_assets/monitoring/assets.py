@@ -13,7 +13,7 @@ import dagster as dg
 from feature_assets.features.factory import snapshots_key
 from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
-from feature_assets.repo import WINDOWED_TABLES
+from feature_assets.repo import TABLES
 from feature_store.churn import champion_training_window
 from feature_store.declarations import WindowedTable
 from feature_store.delta_tables import DeltaTables
@@ -136,4 +136,4 @@ def build_drift_asset(spec: WindowedTable) -> dg.AssetsDefinition:
     return drift_report
 
 
-drift_assets = [build_drift_asset(spec) for spec in WINDOWED_TABLES]
+drift_assets = [build_drift_asset(spec) for spec in TABLES]

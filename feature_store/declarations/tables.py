@@ -67,6 +67,10 @@ class SnapshotTable:
     def timestamp_key(self) -> str:
         return "feature_ts"
 
+    def non_negative_features(self) -> list[str]:
+        """Features the engine can promise are never negative (none, unless the kind of table knows)."""
+        return []
+
 
 @dataclass(frozen=True)
 class WindowedTable(SnapshotTable):

@@ -51,3 +51,37 @@ def test_an_unknown_repo_module_is_a_clear_error():
         DeclarationError, match=r"repo module 'json'.repo: has no module-level `repo = Repo\(...\)`"
     ):
         load_repo("json")
+
+
+@pytest.mark.slow
+def test_second_repo_graph_materializes(tmp_path):
+    """Raw, tiles, windowed snapshots, the transform built on them and both online syncs, generated from
+    tests/repos/stores.py and materialized over two days in one range run."""
+    out = tmp_path / "observed.json"
+    env = {**os.environ, "FEATURE_STORE_REPO": "tests.repos.stores", "FEATURE_STORE_START_DATE": "2025-01-01"}
+    done = subprocess.run([sys.executable, "-m", "tests.repos.materialize_stores", str(tmp_path / "home"), str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    observed = json.loads(out.read_text())
+    assert observed["success"]
+    failed = [k for k, passed in observed["checks"].items() if not passed and "freshness" not in k]
+    assert not failed, failed
+    columns = observed["columns"]
+    assert columns[:4] == ["store_id", "region", "feature_ts", "date"]
+    by_key = {(r[0], r[1], r[3]): dict(zip(columns, r, strict=True)) for r in observed["features"]}
+    day2 = by_key[("1", "eu", "2025-01-02")]
+    # Store 1/eu over 2025-01-01..02: orders 10 (web), 30, 20 (web); on the 2nd alone: 20 (web).
+    assert (day2["orders_1d"], day2["orders_7d"], day2["revenue_7d"], day2["web_revenue_max_7d"]) == (
+        "1",
+        "3",
+        "60.0",
+        "20.0",
+    )
+    assert float(day2["revenue_sd_7d"]) == pytest.approx(10.0) and day2["channels_7d"] == "2"
+    assert (
+        by_key[("1", "us", "2025-01-02")]["orders_7d"] == "1"
+    )  # a composite key: another region, another row
+    shares = {(r[0], r[1], r[3]): r[4] for r in observed["shares"]}
+    assert float(shares[("1", "eu", "2025-01-02")]) == pytest.approx(20.0 / 60.0)
+    assert shares[("1", "us", "2025-01-02")] == "None"  # no web order: max is null
+    assert float(observed["online"][0]["web_peak_share_7d"]) == pytest.approx(20.0 / 60.0)
