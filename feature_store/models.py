@@ -209,4 +209,7 @@ def promote(client: mlflow.MlflowClient, name: str, version: str, alias: str, st
     client.set_registered_model_alias(name, alias, version)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        client.transition_model_version_stage(name, version, stage, archive_existing_versions=True)
+        # An int, not the str the signature names: with archive_existing_versions MLflow's SQL store
+        # compares its integer version column with the argument, which PostgreSQL refuses for a string
+        # ("operator does not exist: integer <> character varying"); SQLite and REST take either.
+        client.transition_model_version_stage(name, int(version), stage, archive_existing_versions=True)  # type: ignore[arg-type]
