@@ -1,9 +1,8 @@
 """A feature repo: the sources, entities, feature tables and on-demand functions a team declares.
 
-A repo is a Python module with a module-level `repo = Repo(...)`; the code location loads the one named
-by FEATURE_STORE_REPO (`package.module`), else `[tool.featurestore] repo` in pyproject.toml. Everything is
-validated when the repo is built, so a broken declaration stops the definitions from loading with an
-error that names the declaration and the field.
+A repo is a Python module with a module-level `repo = Repo(...)`, loaded by name with `load_repo`.
+Everything is validated when the repo is built, so a broken declaration stops the definitions from
+loading with an error that names the declaration and the field.
 """
 
 from __future__ import annotations
