@@ -7,6 +7,7 @@ its days one by one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -28,6 +29,7 @@ class WriteResult:
     rows_by_day: dict[str, int]
     version: int
     missing_input_days: list[str] = field(default_factory=list)
+    schema_changes: list[str] = field(default_factory=list)  # e.g. ["+avg_spend_60d"] (DeltaTables.evolve)
 
     @property
     def rows(self) -> int:
@@ -48,21 +50,30 @@ def catalog_properties(spec: WindowedTable | TransformTable) -> dict[str, str]:
     return props
 
 
-def write_tiles(tables: DeltaTables, spec: WindowedTable, first: date, last: date) -> WriteResult:
+def write_tiles(
+    tables: DeltaTables, spec: WindowedTable, first: date, last: date, allow_changes: Sequence[str] = ()
+) -> WriteResult:
+    """Tiles first..last. A declaration that changed adds, drops or retypes tile columns (`allow_changes`:
+    DeltaTables.evolve); the days not rewritten keep null in a new column until they are backfilled."""
     events = tables.read_days(spec.source.table, first, last)
     tiles = compute_daily_tiles(events, spec)
-    tables.ensure(
+    changes = tables.ensure(
         spec.tiles_table,
         tile_schema(spec),
         ["date"],
         comment=f"Daily per-key partial aggregates for {spec.name}",
+        evolve=True,
+        allow_changes=allow_changes,
     )
     version = tables.replace_days(spec.tiles_table, tiles, first, last)
     written = tables.read_days(spec.tiles_table, first, last)
-    return WriteResult(spec.tiles_table, rows_per_day(written, list(days(first, last))), version)
+    rows = rows_per_day(written, list(days(first, last)))
+    return WriteResult(spec.tiles_table, rows, version, schema_changes=changes)
 
 
-def write_snapshots(tables: DeltaTables, spec: WindowedTable, first: date, last: date) -> WriteResult:
+def write_snapshots(
+    tables: DeltaTables, spec: WindowedTable, first: date, last: date, allow_changes: Sequence[str] = ()
+) -> WriteResult:
     """Snapshots first..last. A tile day missing after the first day the tiles table has is a
     gap in history and reported in missing_input_days; days before it are simply before history."""
     tile_first, tile_last = tile_range_for(spec, first, last)
@@ -71,13 +82,24 @@ def write_snapshots(tables: DeltaTables, spec: WindowedTable, first: date, last:
     present = [r["date"] for r in tiles.select("date").distinct().collect()]
     expected = list(days(max(tile_first, history_start), tile_last))
     snapshots = compute_snapshots(tiles, spec, first, last)
-    tables.ensure(
-        spec.name, spec.schema(), ["date"], properties=catalog_properties(spec), comment=spec.description
-    )
+    changes = ensure_snapshot_table(tables, spec, allow_changes)
     version = tables.replace_days(spec.name, snapshots, first, last)
     written = tables.read_days(spec.name, first, last)
-    return WriteResult(
-        spec.name, rows_per_day(written, list(days(first, last))), version, missing_days(present, expected)
+    rows = rows_per_day(written, list(days(first, last)))
+    return WriteResult(spec.name, rows, version, missing_days(present, expected), changes)
+
+
+def ensure_snapshot_table(
+    tables: DeltaTables, spec: WindowedTable | TransformTable, allow_changes: Sequence[str]
+) -> list[str]:
+    return tables.ensure(
+        spec.name,
+        spec.schema(),
+        ["date"],
+        properties=catalog_properties(spec),
+        comment=spec.description,
+        evolve=True,
+        allow_changes=allow_changes,
     )
 
 
@@ -89,15 +111,18 @@ def previous_day_rows(tables: DeltaTables, table: str, day: date) -> int | None:
 
 
 def write_transform(
-    tables: DeltaTables, repo: Repo, spec: TransformTable, first: date, last: date
+    tables: DeltaTables,
+    repo: Repo,
+    spec: TransformTable,
+    first: date,
+    last: date,
+    allow_changes: Sequence[str] = (),
 ) -> WriteResult:
     """The transform's snapshots first..last, day by day (each day sees only what it may use)."""
-    tables.ensure(
-        spec.name, spec.schema(), ["date"], properties=catalog_properties(spec), comment=spec.description
-    )
+    changes = ensure_snapshot_table(tables, spec, allow_changes)
     version = 0
     for day in days(first, last):
         rows = compute_transform(tables.spark, spec, read_inputs(tables, repo, spec, day), day)
         version = tables.replace_days(spec.name, rows, day, day)
     written = tables.read_days(spec.name, first, last)
-    return WriteResult(spec.name, rows_per_day(written, list(days(first, last))), version)
+    return WriteResult(spec.name, rows_per_day(written, list(days(first, last))), version, schema_changes=changes)

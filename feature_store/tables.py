@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from feature_store.declarations import Column, Entity, Feature, Repo, Source, TableDocs, WindowedTable
+from feature_store.declarations import (
+    Column,
+    Entity,
+    Feature,
+    FeatureFunction,
+    Repo,
+    Source,
+    TableDocs,
+    WindowedTable,
+)
 
 TRANSACTIONS = Source(
     name="transactions",
@@ -80,4 +89,25 @@ PRODUCT_FEATURES = WindowedTable(
 
 FEATURE_TABLES = (CUSTOMER_FEATURES, PRODUCT_FEATURES)
 
-repo = Repo("churn", sources=RAW_SOURCES, entities=(CUSTOMER, PRODUCT), tables=FEATURE_TABLES)
+
+
+def spend_ratio(recent: float, baseline: float) -> float | None:
+    """Recent average spend relative to a longer baseline: >1 spending up, <1 slowing down."""
+    return recent / baseline if baseline else None
+
+
+SPEND_TREND = FeatureFunction(
+    "avg_spend_7d_vs_30d",
+    spend_ratio,
+    "double",
+    inputs={"recent": "avg_spend_7d", "baseline": "avg_spend_30d"},
+    description="The customer's 7-day average spend over their 30-day average (on demand)",
+)
+
+repo = Repo(
+    "churn",
+    sources=RAW_SOURCES,
+    entities=(CUSTOMER, PRODUCT),
+    tables=FEATURE_TABLES,
+    functions=(SPEND_TREND,),
+)

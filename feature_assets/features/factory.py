@@ -12,6 +12,7 @@ from feature_assets.partitions import daily_partitions, partition_days
 from feature_assets.raw.assets import raw_asset_key
 from feature_store.client_validation import catalog_tags
 from feature_store.declarations import Repo, Source, TransformTable, WindowedTable
+from feature_store.declarations.tables import fingerprint
 from feature_store.feature_tables import write_snapshots, write_tiles, write_transform
 from feature_store.offline.windowed import tile_schema
 from resources import DeltaLakeResource, SparkResource
@@ -55,7 +56,7 @@ def build_feature_table(
         kinds={"spark", "delta"},
         description=f"Per-{'/'.join(spec.keys)} daily partial aggregates (tiles) that {spec.short_name} combines into windows.",
         metadata={**table_metadata(spec.tiles_table), **column_schema(tile_schema(spec))},
-        code_version="1",
+        code_version=tiles_code_version(spec),
         owners=list(spec.owners),
         tags={"layer": "tiles"},
     )
@@ -63,7 +64,9 @@ def build_feature_table(
         context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource
     ) -> dg.MaterializeResult:
         day_list = partition_days(context)
-        result = write_tiles(delta.tables(spark.get_session()), spec, day_list[0], day_list[-1])
+        result = write_tiles(
+            delta.tables(spark.get_session()), spec, day_list[0], day_list[-1], allowed_changes(context)
+        )
         return dg.MaterializeResult(metadata=_write_metadata(result))
 
     @dg.asset(
@@ -95,7 +98,7 @@ def build_feature_table(
             "timestamp_key": spec.timestamp_key,
             "windows_days": dg.MetadataValue.json(spec.windows()),
         },
-        code_version="1",
+        code_version=spec.code_version,
         owners=list(spec.owners),
         tags={**spec.tags, "layer": "features"},
     )
@@ -104,7 +107,7 @@ def build_feature_table(
     ) -> dg.MaterializeResult:
         day_list = partition_days(context)
         tables = delta.tables(spark.get_session())
-        result = write_snapshots(tables, spec, day_list[0], day_list[-1])
+        result = write_snapshots(tables, spec, day_list[0], day_list[-1], allowed_changes(context))
         if result.missing_input_days:
             context.log.warning(
                 f"{spec.short_name}: computed without tiles for {len(result.missing_input_days)} lookback day(s) "
@@ -122,12 +125,30 @@ def build_feature_table(
     return FeatureTableDefs(tiles, snapshots, build_snapshot_checks(spec, snapshots_key(spec)))
 
 
+def tiles_code_version(spec: WindowedTable) -> str:
+    """Changes when the tile components do (a new aggregation, column or filter), not for a new window."""
+    components = sorted(repr(component) for component in spec.tile_components())
+    return fingerprint(repr((spec.entity.keys, spec.source.table, spec.source.event_time, components)))
+
+
+ALLOW_SCHEMA_CHANGE_TAG = "featurestore/allow_schema_change"
+
+
+def allowed_changes(context: dg.AssetExecutionContext) -> list[str]:
+    """Columns this run may drop or retype (run tag `featurestore/allow_schema_change=a,b` or `*`): set
+    on purpose per run, in the launchpad or the backfill dialog, never by default."""
+    tag = context.run.tags.get(ALLOW_SCHEMA_CHANGE_TAG, "")
+    return [c.strip() for c in tag.split(",") if c.strip()]
+
+
 def _write_metadata(result) -> dict:
     metadata = {
         "dagster/row_count": result.rows,
         "rows_by_day": dg.MetadataValue.json(result.rows_by_day),
         "table_version": result.version,
     }
+    if result.schema_changes:
+        metadata["schema_changes"] = dg.MetadataValue.json(result.schema_changes)
     return metadata
 
 
@@ -156,7 +177,7 @@ def build_transform_table(spec: TransformTable, repo: Repo) -> FeatureTableDefs:
             "timestamp_key": spec.timestamp_key,
             "transform": "sql" if spec.sql is not None else spec.function.__qualname__,
         },
-        code_version="1",
+        code_version=spec.code_version,
         owners=list(spec.owners),
         tags={**spec.tags, "layer": "features"},
     )
@@ -164,7 +185,8 @@ def build_transform_table(spec: TransformTable, repo: Repo) -> FeatureTableDefs:
         context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource
     ) -> dg.MaterializeResult:
         day_list = partition_days(context)
-        result = write_transform(delta.tables(spark.get_session()), repo, spec, day_list[0], day_list[-1])
+        tables = delta.tables(spark.get_session())
+        result = write_transform(tables, repo, spec, day_list[0], day_list[-1], allowed_changes(context))
         return dg.MaterializeResult(metadata=_write_metadata(result))
 
     return FeatureTableDefs(None, transform, build_snapshot_checks(spec, snapshots_key(spec)))

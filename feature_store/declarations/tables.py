@@ -7,6 +7,8 @@ whatever the declaration computes.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +72,16 @@ class SnapshotTable:
     def non_negative_features(self) -> list[str]:
         """Features the engine can promise are never negative (none, unless the kind of table knows)."""
         return []
+
+    def definition(self) -> str:
+        """Everything that decides the table's values (not its docs), as text."""
+        raise NotImplementedError
+
+    @property
+    def code_version(self) -> str:
+        """Changes exactly when the values would: the Dagster UI then shows the materialized days as
+        unsynced until a backfill recomputes them with the new declaration."""
+        return fingerprint(self.definition())
 
 
 @dataclass(frozen=True)
@@ -157,6 +169,10 @@ class WindowedTable(SnapshotTable):
         columns.append(Column(days_since, "double", f"Days from the latest {self.event_noun} to feature_ts"))
         return columns
 
+    def definition(self) -> str:
+        features = [(f.name, f.aggregation, f.column, f.windows, f.where) for f in self.features]
+        return repr((self.entity.keys, self.source.table, self.source.event_time, features))
+
     def schema(self) -> list[Column]:
         """Every column of the snapshot table, in order (keys described as the source describes them)."""
         keys = [Column(k, dtype, self.source.column(k).description) for k, dtype in self.entity.keys]  # type: ignore[arg-type]
@@ -214,11 +230,26 @@ class TransformTable(SnapshotTable):
     def feature_columns(self) -> list[Column]:
         return list(self.columns)
 
+    def definition(self) -> str:
+        if self.sql is not None:
+            code = self.sql
+        else:
+            try:
+                code = inspect.getsource(self.function)  # type: ignore[arg-type]
+            except (OSError, TypeError):  # defined where its source can't be read (a REPL)
+                code = getattr(self.function, "__qualname__", repr(self.function))
+        columns = [(c.name, c.dtype) for c in self.columns]
+        return repr((self.entity.keys, self.inputs, columns, code))
+
     def schema(self) -> list[Column]:
         return [*key_columns(self.entity), *snapshot_time_columns(), *self.columns]
 
 
 FeatureTableDeclaration = WindowedTable | TransformTable
+
+
+def fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def key_columns(entity: Entity) -> list[Column]:
