@@ -182,7 +182,7 @@ def tiled_run(raw: DeltaTables, out: DeltaTables, spec: WindowedTable, tiles_tab
 
     def run() -> dict[str, float]:
         t0 = time.perf_counter()
-        tile = compute_daily_tiles(raw.read_days(RAW, day, day), spec)
+        tile = compute_daily_tiles(raw.read_days(spec.source.table, day, day), spec)
         out.replace_days(tiles_table, tile, day, day)
         t1 = time.perf_counter()
         first, last = tile_range_for(spec, day, day)
@@ -419,18 +419,23 @@ def machine() -> dict[str, str]:
     }
 
 
-def main() -> int:
-    args = parse_args()
-    run_dir = DATA_DIR / "runs" / f"windows-{os.getpid()}"
+def bench_session(args: argparse.Namespace, app_name: str) -> SparkSession:
+    """local[*] with the run's shuffle partitions and driver memory, spilling under benchmarks/.data."""
     conf = {
         "spark.driver.memory": args.driver_memory,
         "spark.sql.shuffle.partitions": str(args.shuffle_partitions),
         "spark.default.parallelism": str(args.shuffle_partitions),
         "spark.local.dir": str(DATA_DIR / "spark-tmp"),
     }
-    if args.profile:  # the UI's REST API reports job and stage times
+    if getattr(args, "profile", False):  # the UI's REST API reports job and stage times
         conf.update({"spark.ui.enabled": "true", "spark.ui.port": str(free_port())})
-    spark = build_spark_session(master="local[*]", app_name="bench-windows", conf=conf)
+    return build_spark_session(master="local[*]", app_name=app_name, conf=conf)
+
+
+def main() -> int:
+    args = parse_args()
+    run_dir = DATA_DIR / "runs" / f"windows-{os.getpid()}"
+    spark = bench_session(args, "bench-windows")
     print("machine:", json.dumps(machine()))
     load_before = os.getloadavg()
     print(

@@ -71,8 +71,6 @@ def build_feature_table(
 
     @dg.asset(
 
-        pool=SPARK_POOL,
-        key=snapshots_key(spec),
         deps=[
             dg.AssetDep(
                 tiles_key(spec),
@@ -81,26 +79,11 @@ def build_feature_table(
                 ),
             )
         ],
-        partitions_def=daily_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
         # The snapshot for D also waits for the tile of D itself (feature_assets/automation.py).
         automation_condition=with_own_day_tile(
             snapshot_condition, tiles_key(spec), raw_asset_key(spec.source)
         ),
-        freshness_policy=DAILY_FRESHNESS,
-        group_name=FEATURES_GROUP,
-        kinds={"spark", "delta"},
-        description=spec.description,
-        metadata={
-            **table_metadata(spec.name),
-            **column_schema(spec.schema()),
-            "primary_keys": dg.MetadataValue.json(list(spec.keys)),
-            "timestamp_key": spec.timestamp_key,
-            "windows_days": dg.MetadataValue.json(spec.windows()),
-        },
-        code_version=spec.code_version,
-        owners=list(spec.owners),
-        tags={**spec.tags, "layer": "features"},
+        **snapshot_asset_arguments(spec, {"windows_days": dg.MetadataValue.json(spec.windows())}),
     )
     def snapshots(
         context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource
@@ -123,6 +106,30 @@ def build_feature_table(
         )
 
     return FeatureTableDefs(tiles, snapshots, build_snapshot_checks(spec, snapshots_key(spec)))
+
+
+def snapshot_asset_arguments(spec: WindowedTable | TransformTable, metadata: dict) -> dict:
+    """What every feature table's snapshot asset declares, whatever computes it."""
+    return {
+        "pool": SPARK_POOL,
+        "key": snapshots_key(spec),
+        "partitions_def": daily_partitions,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "freshness_policy": DAILY_FRESHNESS,
+        "group_name": FEATURES_GROUP,
+        "kinds": {"spark", "delta"},
+        "description": spec.description,
+        "metadata": {
+            **table_metadata(spec.name),
+            **column_schema(spec.schema()),
+            "primary_keys": dg.MetadataValue.json(list(spec.keys)),
+            "timestamp_key": spec.timestamp_key,
+            **metadata,
+        },
+        "code_version": spec.code_version,
+        "owners": list(spec.owners),
+        "tags": {**spec.tags, "layer": "features"},
+    }
 
 
 def tiles_code_version(spec: WindowedTable) -> str:
@@ -160,26 +167,11 @@ def build_transform_table(spec: TransformTable, repo: Repo) -> FeatureTableDefs:
     ]
 
     @dg.asset(
-        pool=SPARK_POOL,
-        key=snapshots_key(spec),
         deps=deps,
-        partitions_def=daily_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
         automation_condition=dg.AutomationCondition.eager(),
-        freshness_policy=DAILY_FRESHNESS,
-        group_name=FEATURES_GROUP,
-        kinds={"spark", "delta"},
-        description=spec.description,
-        metadata={
-            **table_metadata(spec.name),
-            **column_schema(spec.schema()),
-            "primary_keys": dg.MetadataValue.json(list(spec.keys)),
-            "timestamp_key": spec.timestamp_key,
-            "transform": "sql" if spec.sql is not None else spec.function.__qualname__,
-        },
-        code_version=spec.code_version,
-        owners=list(spec.owners),
-        tags={**spec.tags, "layer": "features"},
+        **snapshot_asset_arguments(
+            spec, {"transform": "sql" if spec.sql is not None else spec.function.__qualname__}
+        ),
     )
     def transform(
         context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource

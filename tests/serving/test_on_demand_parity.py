@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.on_demand import BASKET_VS_AVERAGE, VISITS_BUCKET
 from tests.serving.conftest import CUSTOMERS, PRODUCTS, T2, World
-from tests.serving.on_demand import BASKET_VS_AVERAGE, VISITS_BUCKET
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,7 @@ def test_the_feature_spec_names_the_functions(model_uri: str) -> None:
 
     spec = feature_spec(model_uri)
     assert spec["functions"] == [f.to_spec() for f in FUNCTIONS]
-    assert spec["functions"][0]["function"] == "tests.serving.on_demand:basket_ratio"
+    assert spec["functions"][0]["function"] == "tests.on_demand:basket_ratio"
     assert set(ON_DEMAND) <= set(spec["model_columns"])
 
 

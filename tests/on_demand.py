@@ -1,5 +1,6 @@
-"""An on-demand feature for the parity test, importable by name from the test process, Spark's Python
-workers and the `featurestore serve` process alike (all run from the repository root)."""
+"""On-demand features for the tests, importable by name from the test process, Spark's Python workers
+and the `featurestore serve` process alike (all run from the repository root): a FeatureFunction's
+code must be importable wherever it is computed, as it must be in production."""
 
 from __future__ import annotations
 
@@ -24,3 +25,8 @@ BASKET_VS_AVERAGE = FeatureFunction(
     description="Request basket size over the customer's average basket",
 )
 VISITS_BUCKET = FeatureFunction("visits_bucket", visits_bucket, "double", inputs={"visits": "visits"})
+
+
+def per(amount: float, visits: int) -> float:
+    """Returns int 0 for no visits: the result is a double everywhere all the same."""
+    return amount / visits if visits else 0
