@@ -71,6 +71,7 @@ from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from feature_store import devservices  # noqa: E402
+from feature_store.declarations import Column  # noqa: E402
 from feature_store.delta_tables import DeltaTables  # noqa: E402
 from feature_store.online.base import encode_batch  # noqa: E402
 from feature_store.online.publish import PublishResult, publish_dataframe  # noqa: E402
@@ -84,7 +85,6 @@ from feature_store.online.specs import (  # noqa: E402
 from feature_store.online_sync import check_online_matches_offline  # noqa: E402
 from feature_store.settings import Settings  # noqa: E402
 from feature_store.spark import build_spark_session  # noqa: E402
-from feature_store.specs import Column  # noqa: E402
 from feature_store.tables import CUSTOMER_FEATURES  # noqa: E402
 
 DAY = date(2025, 12, 31)
@@ -182,14 +182,14 @@ def snapshot_day(spark: SparkSession, rows: int, day: date, seed: int, key_type:
     )
     last_ts = F.timestamp_micros(F.unix_micros(ts_lit) - (ago_days * 86_400_000_000).cast("bigint"))
     features = {}
-    for n in sorted(CUSTOMER_FEATURES.windows):
+    for n in CUSTOMER_FEATURES.windows():
         count = F.col(f"c{n}")
         total = F.round(count * F.col("ticket") * (0.8 + 0.4 * F.col("jitter") * (n / 90)), 2)
         features[f"txn_count_{n}d"] = count
         features[f"total_spend_{n}d"] = total
         features[f"avg_spend_{n}d"] = F.when(count > 0, total / count)
-    features[CUSTOMER_FEATURES.last_event_feature] = last_ts
-    features[CUSTOMER_FEATURES.days_since_feature] = (F.unix_micros(ts_lit) - F.unix_micros(last_ts)) / (
+    features[CUSTOMER_FEATURES.activity_columns[0]] = last_ts
+    features[CUSTOMER_FEATURES.activity_columns[1]] = (F.unix_micros(ts_lit) - F.unix_micros(last_ts)) / (
         86_400 * 1e6
     )
     out = {KEY: key_column(F.col("id"), key_type, rows), TS: ts_lit, "date": F.lit(day), **features}

@@ -65,14 +65,14 @@ from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 from pyspark.sql.window import Window  # noqa: E402
 
+from feature_store.declarations import WindowedTable  # noqa: E402
 from feature_store.delta_tables import DeltaTables  # noqa: E402
 from feature_store.feature_tables import write_snapshots, write_tiles  # noqa: E402
 from feature_store.generate import generate  # noqa: E402
 from feature_store.ingest import raw_table_columns  # noqa: E402
+from feature_store.offline.windowed import compute_daily_tiles, compute_snapshots, tile_range_for  # noqa: E402
 from feature_store.spark import build_spark_session  # noqa: E402
-from feature_store.specs import WindowedFeatureTable  # noqa: E402
 from feature_store.tables import CUSTOMER_FEATURES, TRANSACTIONS  # noqa: E402
-from feature_store.windows import compute_daily_tiles, compute_snapshots, tile_range_for  # noqa: E402
 
 DATA_DIR = REPO / "benchmarks" / ".data"
 RAW = TRANSACTIONS.table
@@ -177,12 +177,12 @@ def ensure_dataset(spark: SparkSession, args: argparse.Namespace) -> tuple[Delta
 # ------------------------------------------------------------------------------------ variants
 
 
-def tiled_run(raw: DeltaTables, out: DeltaTables, spec: WindowedFeatureTable, tiles_table: str, day: date):
+def tiled_run(raw: DeltaTables, out: DeltaTables, spec: WindowedTable, tiles_table: str, day: date):
     """Tile D from raw day D, then snapshot D from tiles D-L..D, both written to Delta."""
 
     def run() -> dict[str, float]:
         t0 = time.perf_counter()
-        tile = compute_daily_tiles(raw.read_days(RAW, day, day), spec)
+        tile = compute_daily_tiles(raw.read_days(spec.source.table, day, day), spec)
         out.replace_days(tiles_table, tile, day, day)
         t1 = time.perf_counter()
         first, last = tile_range_for(spec, day, day)
@@ -194,7 +194,7 @@ def tiled_run(raw: DeltaTables, out: DeltaTables, spec: WindowedFeatureTable, ti
     return run
 
 
-def assets_run(tables: DeltaTables, spec: WindowedFeatureTable, day: date, history_start: date):
+def assets_run(tables: DeltaTables, spec: WindowedTable, day: date, history_start: date):
     def run() -> dict[str, float]:
         t0 = time.perf_counter()
         write_tiles(tables, spec, day, day)
@@ -253,7 +253,7 @@ def check_against_oracles(
     spark: SparkSession,
     raw: DeltaTables,
     out: DeltaTables,
-    spec: WindowedFeatureTable,
+    spec: WindowedTable,
     seed_table: str,
     seed_first: date | None,
     day: date,
@@ -310,13 +310,13 @@ def check_against_oracles(
         lookback_from = day_us - spec.lookback_days * 86_400_000_000
         in_lookback = us[(us >= lookback_from) & (us < end_us)]
         exp_last = int(in_lookback.max())
-        if int(_micros(t_row[spec.last_event_feature])) != exp_last:
-            problems.append(f"{key}: tiled last_txn_ts {t_row[spec.last_event_feature]} != oracle")
+        if int(_micros(t_row[spec.activity_columns[0]])) != exp_last:
+            problems.append(f"{key}: tiled last_txn_ts {t_row[spec.activity_columns[0]]} != oracle")
         # Seed semantics: [t - N*86400 s, t] in whole seconds around the latest event t.
         scope = us >= seed_from_us if seed_from_us is not None else np.ones(len(us), dtype=bool)
         secs = us // 1_000_000
         t_last = secs[scope & (us < end_us)].max()
-        for n in sorted(spec.windows):
+        for n in spec.windows():
             t_mask = (us >= end_us - n * 86_400_000_000) & (us < end_us)
             s_mask = scope & (secs >= t_last - n * 86400) & (secs <= t_last)
             for name, mask, row in (("tiled", t_mask, t_row), ("seed", s_mask, s_row)):
@@ -419,18 +419,23 @@ def machine() -> dict[str, str]:
     }
 
 
-def main() -> int:
-    args = parse_args()
-    run_dir = DATA_DIR / "runs" / f"windows-{os.getpid()}"
+def bench_session(args: argparse.Namespace, app_name: str) -> SparkSession:
+    """local[*] with the run's shuffle partitions and driver memory, spilling under benchmarks/.data."""
     conf = {
         "spark.driver.memory": args.driver_memory,
         "spark.sql.shuffle.partitions": str(args.shuffle_partitions),
         "spark.default.parallelism": str(args.shuffle_partitions),
         "spark.local.dir": str(DATA_DIR / "spark-tmp"),
     }
-    if args.profile:  # the UI's REST API reports job and stage times
+    if getattr(args, "profile", False):  # the UI's REST API reports job and stage times
         conf.update({"spark.ui.enabled": "true", "spark.ui.port": str(free_port())})
-    spark = build_spark_session(master="local[*]", app_name="bench-windows", conf=conf)
+    return build_spark_session(master="local[*]", app_name=app_name, conf=conf)
+
+
+def main() -> int:
+    args = parse_args()
+    run_dir = DATA_DIR / "runs" / f"windows-{os.getpid()}"
+    spark = bench_session(args, "bench-windows")
     print("machine:", json.dumps(machine()))
     load_before = os.getloadavg()
     print(
@@ -450,7 +455,11 @@ def main() -> int:
     start = date.fromisoformat(info["start"])
 
     full = CUSTOMER_FEATURES
-    only7 = dataclasses.replace(CUSTOMER_FEATURES, name="feature_store.customer7_features", windows=(7,))
+    only7 = dataclasses.replace(
+        CUSTOMER_FEATURES,
+        name="feature_store.customer7_features",
+        features=tuple(dataclasses.replace(f, windows=(7,)) for f in CUSTOMER_FEATURES.features),
+    )
     shared_tiles = full.tiles_table
 
     # Setup outside the timing: tiles of every day before D, as production already has them.
@@ -494,7 +503,7 @@ def main() -> int:
         (
             f"seed {{7,14,30,90}}, raw {seed_first}..{day} ({full.lookback_days + 1} days)",
             rows_in(seed_first, day),
-            seed_run(raw, out, SEED_TABLE + "_recent", day, seed_first, full.windows),
+            seed_run(raw, out, SEED_TABLE + "_recent", day, seed_first, tuple(full.windows())),
         ),
     ]
     if not args.no_seed_full:
@@ -502,7 +511,7 @@ def main() -> int:
             (
                 f"seed {{7,14,30,90}}, whole raw table ({args.days} days)",
                 rows_in(None, day),
-                seed_run(raw, out, SEED_TABLE + "_all", day, None, full.windows),
+                seed_run(raw, out, SEED_TABLE + "_all", day, None, tuple(full.windows())),
             )
         )
 
@@ -513,7 +522,7 @@ def main() -> int:
         print("\n== compute_snapshots (day D)")
         compute_snapshots(tiles, full, day, day).explain("formatted")
         print("\n== seed")
-        seed_query(raw, day, seed_first, full.windows).explain("formatted")
+        seed_query(raw, day, seed_first, tuple(full.windows())).explain("formatted")
 
     print(f"warm-up: {len(variants)} variants once each", flush=True)
     for name, _, run in variants:

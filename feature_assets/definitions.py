@@ -20,7 +20,7 @@ settings = Settings.from_env()
 
 all_assets = [
     *raw_assets,
-    *(a for table in feature_tables for a in (table.tiles, table.snapshots)),
+    *(a for table in feature_tables for a in table.assets),
     *(table.asset for table in online_tables),
     *ml_assets,
     *drift_assets,

@@ -9,7 +9,7 @@ always lags (their FreshnessPolicy still applies)."""
 import dagster as dg
 
 from feature_assets.features.assets import feature_tables
-from feature_assets.ml.assets import churn_model, churn_scores, churn_training_set
+from feature_assets.ml.assets import churn_model, churn_training_set, ml_assets
 from feature_assets.monitoring.assets import drift_assets
 from feature_assets.online.assets import online_tables
 from feature_assets.raw.assets import raw_asset_key, raw_assets
@@ -22,9 +22,9 @@ LABEL_DAY_ASSETS = {raw_asset_key(LABELS), churn_training_set.key, churn_model.k
 freshness_checks = dg.build_time_partition_freshness_checks(
     assets=[
         *(a for a in raw_assets if a.key not in LABEL_DAY_ASSETS),
-        *(a for table in feature_tables for a in (table.tiles, table.snapshots)),
+        *(a for table in feature_tables for a in table.assets),
         *(table.asset for table in online_tables),
-        churn_scores,
+        *(a for a in ml_assets if a.key not in LABEL_DAY_ASSETS),
         *drift_assets,
     ],
     deadline_cron=f"0 {FRESHNESS_HOURS} * * *",

@@ -13,10 +13,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from feature_store.client import FeatureStoreClient
+from feature_store.declarations import Column, FeatureFunction
 from feature_store.lookups import FeatureLookup
 from feature_store.quality import Outcome, rows_per_day
-from feature_store.specs import Column
-from feature_store.tables import CUSTOMER_FEATURES, LABELS, PRODUCT_FEATURES, TRANSACTIONS
+from feature_store.tables import CUSTOMER_FEATURES, LABELS, PRODUCT_FEATURES, SPEND_TREND, TRANSACTIONS
 from feature_store.timeutil import days
 from feature_store.training import TrainingSet, bind_lookups
 
@@ -36,10 +36,10 @@ FEATURE_TS_COLUMNS = {
 
 
 # Both tables name their features alike (txn_count_7d, ...): the product ones are prefixed.
-PRODUCT_RENAMES = {c.name: f"product_{c.name}" for c in PRODUCT_FEATURES.features()}
+PRODUCT_RENAMES = {c.name: f"product_{c.name}" for c in PRODUCT_FEATURES.feature_columns()}
 
 
-def churn_lookups() -> list[FeatureLookup]:
+def churn_lookups() -> list[FeatureLookup | FeatureFunction]:
     return [
         FeatureLookup(CUSTOMER_FEATURES.name, "customer_id", timestamp_lookup_key=EVENT_TIME),
         FeatureLookup(
@@ -48,13 +48,17 @@ def churn_lookups() -> list[FeatureLookup]:
             timestamp_lookup_key=EVENT_TIME,
             rename_outputs=PRODUCT_RENAMES,
         ),
+        SPEND_TREND,
     ]
 
 
 def training_set_spec(fe: FeatureStoreClient) -> TrainingSet:
     """The lookups and label the model is trained with, for `log_model` (no Spark job)."""
     labels = fe.tables.read(LABELS.table).select(*KEYS, EVENT_TIME, LABEL)
-    return TrainingSet(labels, bind_lookups(labels, churn_lookups(), fe.describe_table), LABEL)
+    items = churn_lookups()
+    lookups = [item for item in items if isinstance(item, FeatureLookup)]
+    functions = [item for item in items if isinstance(item, FeatureFunction)]
+    return TrainingSet(labels, bind_lookups(labels, lookups, fe.describe_table), LABEL, functions=functions)
 
 
 def _with_day(df: DataFrame, column: str) -> DataFrame:
@@ -70,7 +74,8 @@ def write_training_days(fe: FeatureStoreClient, first: date, last: date) -> dict
     df = _with_day(training.load_df(), EVENT_TIME)
     columns = [Column(f.name, f.dataType.simpleString(), "") for f in df.schema.fields]
     fe.tables.ensure(
-        TRAINING_SET_TABLE, columns, ["date"], comment="Churn labels joined point-in-time to features"
+        TRAINING_SET_TABLE, columns, ["date"], comment="Churn labels joined point-in-time to features",
+        evolve=True,  # a lookup or on-demand feature added to the model adds its column
     )
     fe.tables.replace_days(TRAINING_SET_TABLE, df, first, last)
     return rows_per_day(fe.tables.read_days(TRAINING_SET_TABLE, first, last), list(days(first, last)))

@@ -18,6 +18,7 @@ from feature_store.config_cli import add_config, add_doctor
 from feature_store.generate import DEFAULT_LABEL_FRACTION, GenerationError, generate
 from feature_store.governance.cli import add_audit, add_sql
 from feature_store.governance.config import AccessConfigError
+from feature_store.scaffold import add_init
 from feature_store.serving.cli import add_serve, add_serve_token
 from feature_store.settings import Settings, SettingsError
 from feature_store.spark_cli import add_fetch_jars
@@ -183,6 +184,7 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_generate,
+    add_init,
     add_tables,
     add_describe,
     add_sql,

@@ -29,7 +29,7 @@ from datetime import date
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, Row, SparkSession
 
-from feature_store.specs import Column
+from feature_store.declarations import Column
 
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 DEFAULT_SCHEMA = "default"
@@ -37,6 +37,14 @@ DEFAULT_SCHEMA = "default"
 
 class TableNotFound(LookupError):
     pass
+
+
+class SchemaChangeRefused(ValueError):
+    """A declaration drops or retypes a column that holds data; the message names the columns and how to
+    force the change."""
+
+
+ALLOW_ALL = "*"
 
 
 def qualified(name: str) -> str:
@@ -86,10 +94,14 @@ class DeltaTables:
         partition_by: Sequence[str] = (),
         properties: Mapping[str, str] | None = None,
         comment: str | None = None,
-    ) -> None:
-        """Create the table if missing, so concurrent first writes of different days don't race on it."""
+        evolve: bool = False,
+        allow_changes: Sequence[str] = (),
+    ) -> list[str]:
+        """Create the table if missing, so concurrent first writes of different days don't race on it.
+        With `evolve`, an existing table is brought in line with `columns` (`evolve`). Returns what
+        changed."""
         if self.exists(name):
-            return
+            return self.evolve(name, columns, allow_changes) if evolve else []
         fields = ", ".join(
             f"`{c.name}` {c.dtype}" + (f" COMMENT '{_escape(c.description)}'" if c.description else "")
             for c in columns
@@ -104,13 +116,53 @@ class DeltaTables:
         for attempt in range(3):
             try:
                 self.spark.sql(statement)
-                return
+                return []
             except Exception:  # a concurrent creator won; anything else fails the retry below
                 if self.exists(name):
-                    return
+                    return []
                 if attempt == 2:
                     raise
                 time.sleep(0.5)
+        return []
+
+    def evolve(self, name: str, columns: Sequence[Column], allow_changes: Sequence[str] = ()) -> list[str]:
+        """Make the table's columns the declared ones. A new column is added (null on the days written
+        before it, until they are rewritten). A column the declaration no longer has, or has with
+        another type, holds data: that is refused unless `allow_changes` names it (or is "*"); then it
+        is dropped, and re-added with its new type. Returns the changes made, e.g. ["+avg_spend_60d"]."""
+        have = {f.name: f.dataType.simpleString() for f in self.read(name).schema.fields}
+        want = {c.name: c.dtype for c in columns}
+        removed = [c for c in have if c not in want]
+        retyped = [c for c in have if c in want and have[c] != want[c]]
+        refused = [c for c in (*removed, *retyped) if ALLOW_ALL not in allow_changes and c not in allow_changes]
+        if refused:
+            described = ", ".join(
+                f"{c} ({have[c]} -> {want[c]})" if c in want else f"{c} ({have[c]}, no longer declared)"
+                for c in refused
+            )
+            raise SchemaChangeRefused(
+                f"table {qualified(name)}: the declaration drops or retypes column(s) that hold data: "
+                f"{described}. Their values would be lost. To go ahead, allow the change for these "
+                f"columns (Dagster run tag featurestore/allow_schema_change={','.join(refused)}, or * for "
+                "all), then backfill the days you need."
+            )
+        dropped = [*removed, *retyped]
+        if dropped:
+            # Delta drops a column only with column mapping by name (a metadata change; files stay).
+            self.set_properties(name, {
+                "delta.columnMapping.mode": "name", "delta.minReaderVersion": "2", "delta.minWriterVersion": "5"
+            })  # fmt: skip
+            listed = ", ".join(f"`{c}`" for c in dropped)
+            self.spark.sql(f"ALTER TABLE {self.sql_name(name)} DROP COLUMNS ({listed})")
+        added = [c for c in columns if c.name not in have or c.name in retyped]
+        if added:
+            fields = ", ".join(
+                f"`{c.name}` {c.dtype}" + (f" COMMENT '{_escape(c.description)}'" if c.description else "")
+                for c in added
+            )
+            self.spark.sql(f"ALTER TABLE {self.sql_name(name)} ADD COLUMNS ({fields})")
+        return [*(f"-{c}" for c in removed), *(f"~{c}" for c in retyped),
+                *(f"+{c.name}" for c in added if c.name not in retyped)]  # fmt: skip
 
     def replace_days(
         self, name: str, df: DataFrame, first: date, last: date, extra_predicate: str | None = None

@@ -17,9 +17,9 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from feature_store.declarations import WindowedTable
 from feature_store.delta_tables import DeltaTables
 from feature_store.reports import ReportStore
-from feature_store.specs import WindowedFeatureTable
 
 
 class DriftError(ValueError):
@@ -51,10 +51,10 @@ class DriftResult:
         return [c for c, d in self.columns.items() if d.drifted]
 
 
-def numeric_features(spec: WindowedFeatureTable) -> list[str]:
+def numeric_features(spec: WindowedTable) -> list[str]:
     """Drift is measured on the numeric features (not keys, timestamps or the partition column)."""
     numeric = ("int", "bigint", "double", "float", "long", "smallint")
-    return [c.name for c in spec.features() if c.dtype in numeric]
+    return [c.name for c in spec.feature_columns() if c.dtype in numeric]
 
 
 def _sample(df: DataFrame, rows: int, size: int, seed: int) -> DataFrame:
@@ -67,7 +67,7 @@ def _sample(df: DataFrame, rows: int, size: int, seed: int) -> DataFrame:
 
 def compute_drift(
     tables: DeltaTables,
-    spec: WindowedFeatureTable,
+    spec: WindowedTable,
     day: date,
     reference: tuple[date, date],
     reports: ReportStore,

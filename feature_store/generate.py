@@ -27,7 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from feature_store.specs import RawSource, SparkType
+from feature_store.declarations import Source
+from feature_store.declarations.sources import SparkType
 from feature_store.tables import LABELS, TRANSACTIONS
 
 DAY_US = 86_400_000_000
@@ -107,12 +108,12 @@ class GenerationSummary:
         return self.churned / self.labels if self.labels else None
 
 
-def arrow_schema(source: RawSource) -> pa.Schema:
+def arrow_schema(source: Source) -> pa.Schema:
     """The landing-file schema of a raw source, from its declared columns."""
     return pa.schema([pa.field(c.name, _ARROW_TYPES[c.dtype]) for c in source.columns])
 
 
-def partition_file(out_root: Path, source: RawSource, day: date) -> Path:
+def partition_file(out_root: Path, source: Source, day: date) -> Path:
     return Path(out_root) / source.landing_dir / f"date={day.isoformat()}" / PART_FILE
 
 

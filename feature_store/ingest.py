@@ -15,9 +15,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from feature_store.declarations import Column, Source
 from feature_store.delta_tables import DeltaTables
 from feature_store.landing import LandingZone, UnreadableFile
-from feature_store.specs import Column, RawSource
 from feature_store.timeutil import days
 
 REJECTED_ROWS_TABLE = "raw.rejected_rows"
@@ -60,11 +60,11 @@ class IngestResult:
     quarantined_files: list[str] = field(default_factory=list)
 
 
-def raw_table_columns(source: RawSource) -> list[Column]:
+def raw_table_columns(source: Source) -> list[Column]:
     return [*source.columns, Column("date", "date", "UTC day of the event time (partition column)")]
 
 
-def _file_level_problem(df: DataFrame, source: RawSource) -> str | None:
+def _file_level_problem(df: DataFrame, source: Source) -> str | None:
     types = {f.name: f.dataType for f in df.schema.fields}
     missing = [c.name for c in source.columns if c.name not in types]
     if missing:
@@ -77,7 +77,7 @@ def _file_level_problem(df: DataFrame, source: RawSource) -> str | None:
     return "; ".join(wrong) or None
 
 
-def _row_reasons(df: DataFrame, source: RawSource) -> tuple[list[SparkColumn], SparkColumn]:
+def _row_reasons(df: DataFrame, source: Source) -> tuple[list[SparkColumn], SparkColumn]:
     """Typed columns and a reason column (null when the row is valid). Rows carry their
     partition day in `date`, so one pass validates files of many days."""
     typed = {c.name: F.col(c.name).try_cast(c.dtype) for c in source.columns}
@@ -115,7 +115,7 @@ def _row_reasons(df: DataFrame, source: RawSource) -> tuple[list[SparkColumn], S
     return [typed[c.name].alias(c.name) for c in source.columns], F.when(reason != "", reason)
 
 
-def _validate_files(df: DataFrame, source: RawSource) -> DataFrame:
+def _validate_files(df: DataFrame, source: Source) -> DataFrame:
     """Rows of files sharing one schema, with typed columns plus date, file, reason, raw_record."""
     data_columns = [c for c in df.columns if c not in ("date", "file")]
     raw_record = F.to_json(F.struct(*[F.col(c) for c in data_columns]))
@@ -132,7 +132,7 @@ def ingest_days(
     spark: SparkSession,
     tables: DeltaTables,
     landing: LandingZone,
-    source: RawSource,
+    source: Source,
     first: date,
     last: date,
     log: Callable[[str], None] = lambda _: None,

@@ -2,7 +2,8 @@
 
 `log_model` saves the trained model with its own flavor (e.g. `mlflow.sklearn`) inside a pyfunc wrapper,
 `FeatureStoreModel`, together with `feature_spec.json`: the tables, keys, features, renames and defaults
-of the training set's lookups and the columns the model takes, in order. Anyone can then
+of the training set's lookups, its on-demand features (by reference, `module:function`) and the
+columns the model takes, in order. Anyone can then
 - load it as a plain pyfunc (`mlflow.pyfunc.load_model`) and predict on a DataFrame that already
   holds the model's columns (the serving endpoint looks them up online first), and read
   `feature_spec(model_uri)` to know which lookups to do;
@@ -31,6 +32,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from feature_store.declarations.functions import FeatureFunction
 from feature_store.lookups import FeatureLookup
 from feature_store.training import TrainingSet
 
@@ -122,6 +124,7 @@ def log_model(
         raise TypeError(f"flavor must be an MLflow flavor module such as mlflow.sklearn, got {flavor!r}")
     spec = {
         "lookups": training_set.feature_spec(),
+        "functions": training_set.function_spec(),
         "label": training_set.label,
         "model_columns": _model_columns(model, training_set),
     }
@@ -173,6 +176,11 @@ def lookups_from_spec(spec: dict[str, Any], timestamped: bool = True) -> list[Fe
     return lookups
 
 
+def functions_from_spec(spec: dict[str, Any]) -> list[FeatureFunction]:
+    """The model's on-demand features, imported by reference (models logged before them have none)."""
+    return [FeatureFunction.from_spec(entry) for entry in spec.get("functions", [])]
+
+
 def model_columns(spec: dict[str, Any]) -> Sequence[str]:
     return spec["model_columns"]
 
@@ -182,8 +190,7 @@ def score_batch(model_uri: str, df: Any, create_training_set: Any, result_type: 
     from pyspark.sql import functions as F
 
     spec = feature_spec(model_uri)
-    lookups = lookups_from_spec(spec)
-    joined = create_training_set(df, lookups, label=None).load_df()
+    joined = create_training_set(df, [*lookups_from_spec(spec), *functions_from_spec(spec)], label=None).load_df()
     columns = list(model_columns(spec))
     missing = [c for c in columns if c not in joined.columns]
     if missing:

@@ -1,10 +1,19 @@
-"""The project's concrete sources and feature tables."""
+"""The churn example's sources, entities and feature tables, declared (feature_store/declarations)."""
 
 from __future__ import annotations
 
-from feature_store.specs import Column, RawSource, WindowedFeatureTable
+from feature_store.declarations import (
+    Column,
+    Entity,
+    Feature,
+    FeatureFunction,
+    Repo,
+    Source,
+    TableDocs,
+    WindowedTable,
+)
 
-TRANSACTIONS = RawSource(
+TRANSACTIONS = Source(
     name="transactions",
     table="raw.transactions",
     landing_dir="transactions",
@@ -21,7 +30,7 @@ TRANSACTIONS = RawSource(
     non_negative=("amount",),
 )
 
-LABELS = RawSource(
+LABELS = Source(
     name="labels",
     table="raw.labels",
     landing_dir="labels",
@@ -40,30 +49,65 @@ LABELS = RawSource(
 
 RAW_SOURCES = (TRANSACTIONS, LABELS)
 
-SPEND_FEATURE_NAMES = {"count": "txn_count_{n}d", "sum": "total_spend_{n}d", "avg": "avg_spend_{n}d"}
+CUSTOMER = Entity("customer", {"customer_id": "string"}, "A card holder")
+PRODUCT = Entity("product", {"product_id": "string"}, "A product sold")
 
-CUSTOMER_FEATURES = WindowedFeatureTable(
-    name="feature_store.customer_features",
-    keys=("customer_id",),
-    source=TRANSACTIONS,
-    value_column="amount",
-    windows=(7, 14, 30, 90),
-    feature_names=SPEND_FEATURE_NAMES,
-    description="Customer spending over trailing 7/14/30/90-day windows, one snapshot per day.",
-    owners=("team:customer-analytics",),
-    tags={"team": "data-science", "data_owner": "customer-analytics", "domain": "customer"},
+WINDOWS = (7, 14, 30, 90)
+SPEND_FEATURES = (
+    Feature("txn_count", "count", windows=WINDOWS),
+    Feature("total_spend", "sum", "amount", windows=WINDOWS),
+    Feature("avg_spend", "avg", "amount", windows=WINDOWS),
 )
 
-PRODUCT_FEATURES = WindowedFeatureTable(
-    name="feature_store.product_features",
-    keys=("product_id",),
+CUSTOMER_FEATURES = WindowedTable(
+    name="feature_store.customer_features",
+    entity=CUSTOMER,
     source=TRANSACTIONS,
-    value_column="amount",
-    windows=(7, 14, 30, 90),
-    feature_names=SPEND_FEATURE_NAMES,
-    description="Product sales over trailing 7/14/30/90-day windows, one snapshot per day.",
-    owners=("team:merchandising",),
-    tags={"team": "data-science", "data_owner": "merchandising", "domain": "product"},
+    features=SPEND_FEATURES,
+    docs=TableDocs(
+        "Customer spending over trailing 7/14/30/90-day windows, one snapshot per day.",
+        owners=("team:customer-analytics",),
+        tags={"team": "data-science", "data_owner": "customer-analytics", "domain": "customer"},
+    ),
+    event_noun="transaction",
+    activity_name="txn",
+)
+
+PRODUCT_FEATURES = WindowedTable(
+    name="feature_store.product_features",
+    entity=PRODUCT,
+    source=TRANSACTIONS,
+    features=SPEND_FEATURES,
+    docs=TableDocs(
+        "Product sales over trailing 7/14/30/90-day windows, one snapshot per day.",
+        owners=("team:merchandising",),
+        tags={"team": "data-science", "data_owner": "merchandising", "domain": "product"},
+    ),
+    event_noun="transaction",
+    activity_name="txn",
 )
 
 FEATURE_TABLES = (CUSTOMER_FEATURES, PRODUCT_FEATURES)
+
+
+
+def spend_ratio(recent: float, baseline: float) -> float | None:
+    """Recent average spend relative to a longer baseline: >1 spending up, <1 slowing down."""
+    return recent / baseline if baseline else None
+
+
+SPEND_TREND = FeatureFunction(
+    "avg_spend_7d_vs_30d",
+    spend_ratio,
+    "double",
+    inputs={"recent": "avg_spend_7d", "baseline": "avg_spend_30d"},
+    description="The customer's 7-day average spend over their 30-day average (on demand)",
+)
+
+repo = Repo(
+    "churn",
+    sources=RAW_SOURCES,
+    entities=(CUSTOMER, PRODUCT),
+    tables=FEATURE_TABLES,
+    functions=(SPEND_TREND,),
+)

@@ -13,6 +13,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
+from feature_store.declarations.functions import FeatureFunction
 from feature_store.lookups import FeatureLookup, resolve_lookup
 from feature_store.pit_join import BoundFeatureLookup, feature_spec, point_in_time_join
 
@@ -36,15 +37,13 @@ def bind_lookups(
     record_feature_ts: Mapping[str, str] | None = None,
 ) -> list[BoundFeatureLookup]:
     """Resolve each lookup against its table (`describe(name)` -> FeatureTable) and df's schema."""
-    if isinstance(feature_lookups, FeatureLookup) or not feature_lookups:
-        raise TrainingSetError("feature_lookups must be a non-empty list of FeatureLookup")
     fields = {f.name: f.dataType for f in df.schema.fields}
     bound: list[BoundFeatureLookup] = []
     outputs: dict[str, str] = {}
     for lookup in feature_lookups:
         if not isinstance(lookup, FeatureLookup):
             raise TrainingSetError(
-                f"feature_lookups must hold FeatureLookup objects, got {type(lookup).__name__}"
+                f"feature_lookups must hold FeatureLookup or FeatureFunction objects, got {type(lookup).__name__}"
             )
         table = describe(lookup.table_name)
         where = f"FeatureLookup({table.name})"
@@ -100,24 +99,64 @@ class TrainingSet:
     # table name -> its rows, read once when the lookups were checked against the same schema
     _snapshots: Mapping[str, DataFrame] = field(default_factory=dict, repr=False)
     _joined: DataFrame | None = field(default=None, repr=False)
+    functions: list[FeatureFunction] = field(default_factory=list)
 
     def load_df(self) -> DataFrame:
         if self._joined is None:
-            if not self._snapshots:
+            if self.lookups and not self._snapshots:
                 raise TrainingSetError(
                     "this TrainingSet only describes lookups; build one with create_training_set"
                 )
             snapshots = [(b, self._snapshots[b.table]) for b in self.lookups]
-            joined = point_in_time_join(self.df, snapshots)
+            looked_up = point_in_time_join(self.df, snapshots) if snapshots else self.df
+            joined = with_functions(looked_up, self.functions)
             self._joined = joined.drop(*self.exclude_columns) if self.exclude_columns else joined
         return self._joined
 
     @property
     def feature_names(self) -> list[str]:
-        return [c for b in self.lookups for c in b.output_columns]
+        return [*(c for b in self.lookups for c in b.output_columns), *(f.name for f in self.functions)]
 
     def feature_spec(self) -> list[dict[str, Any]]:
         return feature_spec(self.lookups)
+
+    def function_spec(self) -> list[dict[str, Any]]:
+        return [f.to_spec() for f in self.functions]
+
+
+def with_functions(df: DataFrame, functions: Sequence[FeatureFunction]) -> DataFrame:
+    """df plus one column per on-demand feature, computed row by row by the same `FeatureFunction.__call__`
+    the serving endpoint uses (a Python UDF: the user's code runs as written, on the executors)."""
+    from pyspark.sql import functions as F
+
+    for function in functions:
+        sources = list(dict.fromkeys(function.inputs.values()))
+
+        def compute(*values: Any, _function: FeatureFunction = function, _sources: list[str] = sources) -> Any:
+            return _function(dict(zip(_sources, values, strict=True)))
+
+        udf = F.udf(compute, returnType=function.dtype)
+        df = df.withColumn(function.name, udf(*(F.col(c) for c in sources)))
+    return df
+
+
+def check_functions(
+    functions: Sequence[FeatureFunction], columns: Sequence[str], outputs: Sequence[str]
+) -> None:
+    """Every input is a df column, a looked-up feature or an earlier function's output; no output
+    collides with another column."""
+    available = set(columns) | set(outputs)
+    for function in functions:
+        where = f"FeatureFunction({function.name})"
+        for parameter, source in function.inputs.items():
+            if source not in available:
+                raise TrainingSetError(
+                    f"{where}: input {parameter!r} reads {source!r}, which is neither a df column nor a "
+                    f"looked-up feature (available: {', '.join(sorted(available))})"
+                )
+        if function.name in available:
+            raise TrainingSetError(f"{where}: output column {function.name!r} already exists")
+        available.add(function.name)
 
 
 def create_training_set(
@@ -147,8 +186,13 @@ def create_training_set(
             opened[name] = open_table(name)
         return opened[name][0]
 
-    bound = bind_lookups(df, feature_lookups, describe, record_feature_ts)
+    if isinstance(feature_lookups, FeatureLookup | FeatureFunction) or not feature_lookups:
+        raise TrainingSetError("feature_lookups must be a non-empty list of FeatureLookup and FeatureFunction")
+    lookups = [item for item in feature_lookups if not isinstance(item, FeatureFunction)]
+    functions = [item for item in feature_lookups if isinstance(item, FeatureFunction)]
+    bound = bind_lookups(df, lookups, describe, record_feature_ts)
+    check_functions(functions, df.columns, [c for b in bound for c in b.output_columns])
     if df.isEmpty():
         raise TrainingSetError("df has no rows: a training set needs at least one row")
     snapshots = {table.name: rows for table, rows in opened.values()}
-    return TrainingSet(df, bound, label, exclude, _snapshots=snapshots)
+    return TrainingSet(df, bound, label, exclude, _snapshots=snapshots, functions=functions)

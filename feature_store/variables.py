@@ -106,6 +106,12 @@ PROFILE = declare(
 HOME = declare(
     "FEATURE_STORE_HOME", "deployment", "Data dir: local Delta, SQLite stores, reports, DAGSTER_HOME", ".featurestore"
 )
+REPO = declare(
+    "FEATURE_STORE_REPO",
+    "deployment",
+    "The feature repo module the code location loads (`package.module` with a module-level `repo = Repo(...)`)",
+    "feature_store.tables",
+)
 START_DATE = declare(
     "FEATURE_STORE_START_DATE",
     "deployment",

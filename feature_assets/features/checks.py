@@ -11,8 +11,8 @@ from pyspark.sql import functions as F
 from feature_assets.lib.check_results import partition_results
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_store import quality
+from feature_store.declarations import WindowedTable
 from feature_store.feature_tables import previous_day_rows
-from feature_store.specs import WindowedFeatureTable
 from resources import DeltaLakeResource, SparkResource
 
 
@@ -33,13 +33,8 @@ def daily_outcomes(
     return {day: rule(df.where(F.col("date") == F.lit(day))) for day in day_list}
 
 
-def build_snapshot_checks(spec: WindowedFeatureTable, key: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
-    counts_and_sums = [
-        spec.window_feature(agg, n)
-        for n in spec.windows
-        for agg in ("count", "sum")
-        if agg in spec.feature_names
-    ]
+def build_snapshot_checks(spec: WindowedTable, key: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
+    never_negative = spec.non_negative_features()
 
     def snapshot_check(
         name: str, description: str, blocking: bool, rule: Callable[[DataFrame], quality.Outcome]
@@ -83,18 +78,12 @@ def build_snapshot_checks(spec: WindowedFeatureTable, key: dg.AssetKey) -> list[
             before = n or before
         yield from partition_results(context, outcomes, dg.AssetCheckSeverity.ERROR)
 
-    return [
+    checks = [
         snapshot_check(
             "keys_not_null_and_unique",
             f"Each {'/'.join(spec.keys)} appears once per day and is never null.",
             True,
             lambda df: quality.keys_not_null_and_unique(df, spec.keys),
-        ),
-        snapshot_check(
-            "counts_and_sums_non_negative",
-            "Window counts and sums are >= 0.",
-            True,
-            lambda df: quality.non_negative(df, counts_and_sums, spec.keys),
         ),
         snapshot_check(
             "feature_ts_is_partition_end",
@@ -104,3 +93,11 @@ def build_snapshot_checks(spec: WindowedFeatureTable, key: dg.AssetKey) -> list[
         ),
         row_count_in_range,
     ]
+    if never_negative:  # a transform table promises nothing about its values' signs
+        checks.insert(1, snapshot_check(
+            "counts_and_sums_non_negative",
+            "Features that cannot be negative (counts, spreads, aggregates of non-negative columns) are >= 0.",
+            True,
+            lambda df: quality.non_negative(df, never_negative, spec.keys),
+        ))  # fmt: skip
+    return checks

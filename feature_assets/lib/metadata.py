@@ -7,8 +7,8 @@ from typing import Any
 
 import dagster as dg
 
+from feature_store.declarations import Column
 from feature_store.settings import Settings
-from feature_store.specs import Column
 
 
 def table_metadata(table: str) -> dict[str, Any]:

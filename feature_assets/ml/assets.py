@@ -12,6 +12,7 @@ from feature_assets.features.factory import snapshots_key
 from feature_assets.lib.check_results import outcome_result
 from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
+from feature_assets.repo import IS_CHURN_EXAMPLE
 from feature_store import churn
 from feature_store import variables as V
 from feature_store.client import FeatureStoreClient
@@ -232,4 +233,4 @@ def churn_scores(
     )
 
 
-ml_assets = [churn_training_set, churn_model, churn_scores]
+ml_assets = [churn_training_set, churn_model, churn_scores] if IS_CHURN_EXAMPLE else []

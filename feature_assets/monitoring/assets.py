@@ -13,13 +13,13 @@ import dagster as dg
 from feature_assets.features.factory import snapshots_key
 from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
+from feature_assets.repo import TABLES
 from feature_store.churn import champion_training_window
+from feature_store.declarations import WindowedTable
 from feature_store.delta_tables import DeltaTables
 from feature_store.drift import DriftResult, compute_drift
 from feature_store.reports import report_store
 from feature_store.settings import Settings
-from feature_store.specs import WindowedFeatureTable
-from feature_store.tables import CUSTOMER_FEATURES, PRODUCT_FEATURES
 from feature_store.timeutil import parse_day
 from resources import DeltaLakeResource, MLflowResource, SparkResource
 
@@ -68,7 +68,7 @@ def check_result(result: DriftResult, config: DriftConfig, asset: str) -> dg.Ass
     )
 
 
-def build_drift_asset(spec: WindowedFeatureTable) -> dg.AssetsDefinition:
+def build_drift_asset(spec: WindowedTable) -> dg.AssetsDefinition:
     name = f"{spec.short_name}_drift"
 
     @dg.asset(
@@ -136,4 +136,4 @@ def build_drift_asset(spec: WindowedFeatureTable) -> dg.AssetsDefinition:
     return drift_report
 
 
-drift_assets = [build_drift_asset(spec) for spec in (CUSTOMER_FEATURES, PRODUCT_FEATURES)]
+drift_assets = [build_drift_asset(spec) for spec in TABLES]

@@ -9,8 +9,8 @@ from feature_assets.features.factory import snapshots_key
 from feature_assets.lib.check_results import partition_results
 from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
+from feature_store.declarations import WindowedTable
 from feature_store.online_sync import check_online_matches_offline, publish_rows
-from feature_store.specs import WindowedFeatureTable
 from resources import DeltaLakeResource, OnlineStoreResource, SparkResource
 
 ONLINE_GROUP = "online"
@@ -27,12 +27,12 @@ class OnlineTableDefs:
     checks: list[dg.AssetChecksDefinition]
 
 
-def online_key(spec: WindowedFeatureTable) -> dg.AssetKey:
+def online_key(spec: WindowedTable) -> dg.AssetKey:
     return dg.AssetKey(f"{spec.short_name}_online")
 
 
 def build_online_table(
-    spec: WindowedFeatureTable, store_kind: str, condition: dg.AutomationCondition | None = None
+    spec: WindowedTable, store_kind: str, condition: dg.AutomationCondition | None = None
 ) -> OnlineTableDefs:
     @dg.asset(
         pool=SPARK_POOL,

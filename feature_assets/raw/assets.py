@@ -7,19 +7,19 @@ import dagster as dg
 from feature_assets.lib.metadata import column_schema, table_metadata
 from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
+from feature_assets.repo import LANDED_SOURCES
+from feature_store.declarations import Source
 from feature_store.ingest import REJECTED_ROWS_TABLE, ingest_days
-from feature_store.specs import RawSource
-from feature_store.tables import RAW_SOURCES
 from resources import DeltaLakeResource, LandingZoneResource, SparkResource
 
 RAW_GROUP = "raw"
 
 
-def raw_asset_key(source: RawSource) -> dg.AssetKey:
+def raw_asset_key(source: Source) -> dg.AssetKey:
     return dg.AssetKey(f"raw_{source.name}")
 
 
-def build_raw_asset(source: RawSource) -> dg.AssetsDefinition:
+def build_raw_asset(source: Source) -> dg.AssetsDefinition:
     @dg.asset(
         pool=SPARK_POOL,
         key=raw_asset_key(source),
@@ -76,4 +76,4 @@ def build_raw_asset(source: RawSource) -> dg.AssetsDefinition:
     return raw_asset
 
 
-raw_assets = [build_raw_asset(source) for source in RAW_SOURCES]
+raw_assets = [build_raw_asset(source) for source in LANDED_SOURCES]

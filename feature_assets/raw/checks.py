@@ -10,10 +10,10 @@ from pyspark.sql import functions as F
 from feature_assets.lib.check_results import partition_results
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_assets.raw.assets import raw_asset_key
+from feature_assets.repo import LANDED_SOURCES
+from feature_store.declarations import Source
 from feature_store.ingest import REJECTED_ROWS_TABLE
 from feature_store.quality import SAMPLE, Outcome
-from feature_store.specs import RawSource
-from feature_store.tables import RAW_SOURCES
 from resources import DeltaLakeResource, SparkResource
 
 
@@ -45,7 +45,7 @@ def _day_outcome(
     )
 
 
-def build_rejected_rows_check(source: RawSource) -> dg.AssetChecksDefinition:
+def build_rejected_rows_check(source: Source) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=raw_asset_key(source),
         name="rejected_rows_within_limit",
@@ -94,4 +94,4 @@ def build_rejected_rows_check(source: RawSource) -> dg.AssetChecksDefinition:
     return rejected_rows_within_limit
 
 
-raw_checks = [build_rejected_rows_check(source) for source in RAW_SOURCES]
+raw_checks = [build_rejected_rows_check(source) for source in LANDED_SOURCES]

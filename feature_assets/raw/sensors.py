@@ -34,9 +34,9 @@ import dagster as dg
 
 from feature_assets.partitions import daily_partitions
 from feature_assets.raw.assets import raw_asset_key
+from feature_assets.repo import LANDED_SOURCES
+from feature_store.declarations import Source
 from feature_store.landing import fingerprint
-from feature_store.specs import RawSource
-from feature_store.tables import RAW_SOURCES
 from resources import LandingZoneResource
 
 DEFAULT_MIN_INTERVAL_SECONDS = 60
@@ -99,7 +99,7 @@ def parse_cursor(cursor: str | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def _deleted_message(source: RawSource, days: list[str], location: str) -> str:
+def _deleted_message(source: Source, days: list[str], location: str) -> str:
     return (
         f"every landing file of {len(days)} already requested day(s) of {source.name} is gone from "
         f"{location}/{source.landing_dir}: {', '.join(days[:10])}. Their rows in {source.table} (and all "
@@ -107,7 +107,7 @@ def _deleted_message(source: RawSource, days: list[str], location: str) -> str:
     )
 
 
-def _waiting_message(source: RawSource, days: list[str], start_key: str) -> str:
+def _waiting_message(source: Source, days: list[str], start_key: str) -> str:
     early = [d for d in days if d < start_key]
     later = [d for d in days if d >= start_key]
     parts = []
@@ -125,7 +125,7 @@ def _waiting_message(source: RawSource, days: list[str], start_key: str) -> str:
 
 
 def build_landing_sensor(
-    source: RawSource,
+    source: Source,
     minimum_interval_seconds: int = DEFAULT_MIN_INTERVAL_SECONDS,
     max_requests_per_tick: int = DEFAULT_MAX_REQUESTS_PER_TICK,
 ) -> dg.SensorDefinition:
@@ -189,4 +189,4 @@ def build_landing_sensor(
     return landing_sensor
 
 
-landing_sensors = [build_landing_sensor(s) for s in RAW_SOURCES]
+landing_sensors = [build_landing_sensor(s) for s in LANDED_SOURCES]

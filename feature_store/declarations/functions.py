@@ -4,8 +4,9 @@ feature spec (by reference: `module:qualname`, so the serving process imports th
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,8 +60,63 @@ class FeatureFunction:
         return f"{self.function.__module__}:{self.function.__qualname__}"
 
     def __call__(self, values: Mapping[str, Any]) -> Any:
-        """The function on one row (`values`: input name -> value)."""
-        arguments = {parameter: values[source] for parameter, source in self.inputs.items()}
+        """The function on one row (`values`: column -> value), its result cast to `dtype`.
+
+        The cast is what makes the three paths agree: Spark's Python UDF turns an `int` returned for a
+        `double` into null, while the serving endpoint would pass it on; here both see `float(3)`."""
+        try:
+            arguments = {parameter: values[source] for parameter, source in self.inputs.items()}
+        except KeyError as missing:
+            raise FeatureFunctionError(
+                f"on-demand feature {self.name!r} needs {missing.args[0]!r}, which is neither a request "
+                "field nor a looked-up feature"
+            ) from None
         if any(v is None for v in arguments.values()):
             return None
-        return self.function(**arguments)
+        try:
+            result = self.function(**arguments)
+        except Exception as exc:
+            raise FeatureFunctionError(
+                f"on-demand feature {self.name!r} ({self.reference}) failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        return None if result is None else _CASTS[self.dtype](result)
+
+    def to_spec(self) -> dict[str, Any]:
+        """What a logged model keeps of it: enough to import and call it again (`from_spec`)."""
+        return {"name": self.name, "function": self.reference, "dtype": self.dtype, "inputs": dict(self.inputs)}
+
+    @classmethod
+    def from_spec(cls, entry: Mapping[str, Any]) -> FeatureFunction:
+        module_name, _, qualname = entry["function"].partition(":")
+        try:
+            target: Any = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                target = getattr(target, part)
+        except (ImportError, AttributeError) as exc:
+            raise FeatureFunctionError(
+                f"on-demand feature {entry['name']!r}: can't import {entry['function']} ({exc}); the "
+                "process that scores the model must have the module that defines it installed"
+            ) from None
+        return cls(entry["name"], target, entry["dtype"], entry["inputs"])
+
+
+class FeatureFunctionError(ValueError):
+    """An on-demand feature could not be computed; the message names it."""
+
+
+_CASTS: dict[str, Callable[[Any], Any]] = {
+    "double": float,
+    "bigint": int,
+    "int": int,
+    "string": str,
+    "boolean": bool,
+    "timestamp": lambda v: v,
+    "date": lambda v: v,
+}
+
+
+def apply_functions(functions: Sequence[FeatureFunction], values: MutableMapping[str, Any]) -> None:
+    """Add each function's output to `values` (one row), in order: a later function may use an earlier
+    one's output."""
+    for function in functions:
+        values[function.name] = function(values)

@@ -1,6 +1,7 @@
 """A feature repo: the sources, entities, feature tables and on-demand functions a team declares.
 
-A repo is a Python module with a module-level `repo = Repo(...)`, loaded by name with `load_repo`.
+A repo is a Python module with a module-level `repo = Repo(...)`, loaded by name with `load_repo`; the
+code location loads the one `configured_repo_module` names (environment, then pyproject.toml).
 Everything is validated when the repo is built, so a broken declaration stops the definitions from
 loading with an error that names the declaration and the field.
 """
@@ -8,8 +9,10 @@ loading with an error that names the declaration and the field.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from feature_store.declarations.errors import DeclarationError, require
 from feature_store.declarations.functions import FeatureFunction
@@ -101,6 +104,25 @@ class Repo:
             if function.name == name:
                 return function
         raise KeyError(f"no on-demand function {name!r} in repo {self.name!r}")
+
+
+def configured_repo_module(env: Mapping[str, str] | None = None, directory: Path | None = None) -> str:
+    """Which repo module to load: FEATURE_STORE_REPO if set, else `[tool.featurestore] repo` in the
+    pyproject.toml of `directory` (default: the working directory, where `dagster dev` runs), else the
+    variable's default (the churn example)."""
+    from feature_store import variables as V
+
+    if V.REPO.is_set(env):
+        return V.REPO.value(env)  # type: ignore[return-value]
+    pyproject = (directory or Path.cwd()) / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            configured = tomllib.loads(pyproject.read_text()).get("tool", {}).get("featurestore", {}).get("repo")
+        except tomllib.TOMLDecodeError as exc:
+            raise DeclarationError(str(pyproject), "tool.featurestore.repo", f"unreadable TOML: {exc}") from None
+        if configured:
+            return str(configured)
+    return V.REPO.value(env)  # type: ignore[return-value]
 
 
 def load_repo(module: str) -> Repo:

@@ -7,6 +7,8 @@ whatever the declaration computes.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +69,20 @@ class SnapshotTable:
     def timestamp_key(self) -> str:
         return "feature_ts"
 
+    def non_negative_features(self) -> list[str]:
+        """Features the engine can promise are never negative (none, unless the kind of table knows)."""
+        return []
+
+    def definition(self) -> str:
+        """Everything that decides the table's values (not its docs), as text."""
+        raise NotImplementedError
+
+    @property
+    def code_version(self) -> str:
+        """Changes exactly when the values would: the Dagster UI then shows the materialized days as
+        unsynced until a backfill recomputes them with the new declaration."""
+        return fingerprint(self.definition())
+
 
 @dataclass(frozen=True)
 class WindowedTable(SnapshotTable):
@@ -79,11 +95,13 @@ class WindowedTable(SnapshotTable):
     source: Source
     features: tuple[Feature, ...]
     docs: TableDocs
-    event_noun: str = "event"
+    event_noun: str = "event"  # in descriptions: "Number of {event_noun}s in the 7 days ..."
+    activity_name: str | None = None  # in column names: last_<activity_name>_ts (default: event_noun)
 
     def __post_init__(self) -> None:
         where = self.name
         check_table_name(self.name, where, "name")
+        check_identifier(self.activity_name or self.event_noun, where, "activity_name")
         require(bool(self.features), where, "features", "a windowed table needs at least one feature")
         self.entity.check_keys_in(self.source, where)
         seen: dict[str, int] = {}
@@ -95,6 +113,17 @@ class WindowedTable(SnapshotTable):
                 require(output not in (*self.entity.key_names, *RESERVED_COLUMNS, *self.activity_columns),
                         where, f"features[{i}].name", f"{output!r} is a column the engine writes")  # fmt: skip
                 seen[output] = i
+
+    def non_negative_features(self) -> list[str]:
+        """Features that can never be negative: counts, spreads, and any aggregate but a spread of a
+        column the source guarantees non-negative."""
+        always = ("count", "approx_count_distinct", "variance", "stddev")
+        return [
+            f.output(n)
+            for f in self.features
+            for n in sorted(f.windows)
+            if f.aggregation in always or f.column in self.source.non_negative
+        ]
 
     @property
     def tiles_table(self) -> str:
@@ -112,7 +141,8 @@ class WindowedTable(SnapshotTable):
 
     @property
     def activity_columns(self) -> tuple[str, str]:
-        return (f"last_{self.event_noun}_ts", f"days_since_last_{self.event_noun}")
+        activity = self.activity_name or self.event_noun
+        return (f"last_{activity}_ts", f"days_since_last_{activity}")
 
     def component(self, component: TileComponentSpec) -> TileComponentSpec:
         """The tile component that serves `component`: a count of a column the source requires (never
@@ -139,9 +169,14 @@ class WindowedTable(SnapshotTable):
         columns.append(Column(days_since, "double", f"Days from the latest {self.event_noun} to feature_ts"))
         return columns
 
+    def definition(self) -> str:
+        features = [(f.name, f.aggregation, f.column, f.windows, f.where) for f in self.features]
+        return repr((self.entity.keys, self.source.table, self.source.event_time, features))
+
     def schema(self) -> list[Column]:
-        """Every column of the snapshot table, in order."""
-        return [*key_columns(self.entity), *snapshot_time_columns(), *self.feature_columns()]
+        """Every column of the snapshot table, in order (keys described as the source describes them)."""
+        keys = [Column(k, dtype, self.source.column(k).description) for k, dtype in self.entity.keys]  # type: ignore[arg-type]
+        return [*keys, *snapshot_time_columns(), *self.feature_columns()]
 
 
 TransformFunction = Callable[..., Any]  # (spark, inputs: dict[str, DataFrame], day: date) -> DataFrame
@@ -195,11 +230,26 @@ class TransformTable(SnapshotTable):
     def feature_columns(self) -> list[Column]:
         return list(self.columns)
 
+    def definition(self) -> str:
+        if self.sql is not None:
+            code = self.sql
+        else:
+            try:
+                code = inspect.getsource(self.function)  # type: ignore[arg-type]
+            except (OSError, TypeError):  # defined where its source can't be read (a REPL)
+                code = getattr(self.function, "__qualname__", repr(self.function))
+        columns = [(c.name, c.dtype) for c in self.columns]
+        return repr((self.entity.keys, self.inputs, columns, code))
+
     def schema(self) -> list[Column]:
         return [*key_columns(self.entity), *snapshot_time_columns(), *self.columns]
 
 
 FeatureTableDeclaration = WindowedTable | TransformTable
+
+
+def fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def key_columns(entity: Entity) -> list[Column]:

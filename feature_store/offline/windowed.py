@@ -20,6 +20,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from feature_store.declarations.features import HLL_LG_CONFIG_K, Feature, TileComponentSpec
+from feature_store.declarations.sources import Column as DeclaredColumn
 from feature_store.declarations.tables import WindowedTable
 
 LAST_EVENT_TS = "t__last_event_ts"
@@ -28,6 +29,26 @@ SECONDS_PER_DAY = 86400.0
 
 def tile_columns(table: WindowedTable) -> list[str]:
     return ["date", *table.keys, *table.tile_components().values(), LAST_EVENT_TS]
+
+
+_COMPONENT_DOCS = {
+    "count": "Number of events", "sum": "Sum of {column}", "m2": "Sum of squared deviations of {column} from the day's mean",
+    "min": "Smallest {column}", "max": "Largest {column}", "hll": "HLL sketch of the distinct {column} values",
+    "last_ts": "Time of the latest event with {column}", "last_value": "{column} of the latest event",
+}  # fmt: skip
+
+
+def tile_schema(table: WindowedTable) -> list[DeclaredColumn]:
+    """The tiles table's columns, typed and described, in tile_columns order."""
+    fixed = {"count": "bigint", "sum": "double", "m2": "double", "hll": "binary", "last_ts": "timestamp"}
+    columns = [DeclaredColumn("date", "date", "Day the events happened (UTC)")]
+    columns += [DeclaredColumn(k, dtype, f"{table.entity.name} key") for k, dtype in table.entity.keys]  # type: ignore[arg-type]
+    for spec, name in table.tile_components().items():
+        dtype = fixed.get(spec.component) or table.source.column(spec.column).dtype
+        doc = _COMPONENT_DOCS[spec.component].format(column=spec.column) + " that day"
+        columns.append(DeclaredColumn(name, dtype, doc + (f" where {spec.where}" if spec.where else "")))  # type: ignore[arg-type]
+    columns.append(DeclaredColumn(LAST_EVENT_TS, "timestamp", "Latest event time that day"))
+    return columns
 
 
 # --------------------------------------------------------------------------------------------- tiles

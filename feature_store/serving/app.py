@@ -47,6 +47,7 @@ from feature_store.serving.requests import (
     numeric_matrix_rows,
     too_large,
     unavailable,
+    with_on_demand_features,
 )
 
 log = logging.getLogger("feature_store.serving")
@@ -251,6 +252,8 @@ def create_app(
         rows = dataframe_rows(json_object(await body(request)), limits.max_records)
         parsed = time.perf_counter()
         looked_up = state["guard"].execute(served.plan, rows)
+        if served.functions:
+            with_on_demand_features(rows, looked_up.rows, served.functions)
         matrix = np.array(numeric_matrix_rows(rows, looked_up.rows, served.columns), dtype=float)
         lookup_done = time.perf_counter()
         predictions = served.predict(matrix)
@@ -321,7 +324,10 @@ def create_app(
             for lk in model.plan.lookups
             for c, kind in zip(lk.request_keys, lk.key_kinds, strict=True)
         }
-        record = openapi.record_schema(keys, model.columns, set(model.plan.output_names))
+        provided = {*model.plan.output_names, *(f.name for f in model.functions)}
+        request_inputs = [s for f in model.functions for s in f.inputs.values() if s not in provided]
+        columns = list(dict.fromkeys([*model.columns, *request_inputs]))
+        record = openapi.record_schema(keys, columns, provided)
         return {"paths": paths, "record": record}
 
     app.openapi = openapi.with_security(app, served)  # type: ignore[method-assign]

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from feature_store.declarations.functions import FeatureFunction
 from feature_store.online.lookup import OnlineLookupPlan, bind_lookup
 
 log = logging.getLogger("feature_store.serving")
@@ -52,6 +53,7 @@ class ServedModel:
     plan: OnlineLookupPlan
     columns: list[str]  # the model's input columns, in order
     predict: Callable[[np.ndarray], np.ndarray]
+    functions: tuple[FeatureFunction, ...] = ()  # on-demand features, computed after the lookups
     loaded_at: float = field(default_factory=time.time)
 
     @property
@@ -79,6 +81,8 @@ def load_model(name: str, version: str) -> ServedModel:
     """Load, plan and warm up version `version` of registered model `name`."""
     import mlflow.pyfunc
 
+    from feature_store.models import functions_from_spec
+
     pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     wrapper = pyfunc.unwrap_python_model()
     if not hasattr(wrapper, "matrix_predictor"):
@@ -89,6 +93,7 @@ def load_model(name: str, version: str) -> ServedModel:
         plan=plan_from_spec(wrapper.spec),
         columns=list(wrapper.columns),
         predict=wrapper.matrix_predictor(),
+        functions=tuple(functions_from_spec(wrapper.spec)),
     )
     served.predict(np.zeros((1, len(served.columns))))  # first-call costs are paid here, not by a request
     return served

@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from feature_store.declarations.functions import FeatureFunction, FeatureFunctionError, apply_functions
+
 
 class RequestError(Exception):
     """Answered with `status` and `{"error_code": code, "message": message}`."""
@@ -111,6 +113,22 @@ def _json_type(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
         type(value), "a number"
     )
+
+
+def with_on_demand_features(
+    rows: Sequence[dict[str, Any]], looked_up: Sequence[dict[str, Any]], functions: Sequence[FeatureFunction]
+) -> None:
+    """Add each on-demand feature to the record's looked-up features, from its request fields and
+    features (a request field wins over a feature of the same name, as it does for the model's
+    inputs). A missing input or a failing function is the request's fault: 400, naming both."""
+    for i, (record, features) in enumerate(zip(rows, looked_up, strict=True)):
+        values = {**features, **record}
+        try:
+            apply_functions(functions, values)
+        except FeatureFunctionError as exc:
+            raise bad_request(f"dataframe record {i}: {exc}") from None
+        for function in functions:
+            features[function.name] = values[function.name]
 
 
 def numeric_matrix_rows(

@@ -11,8 +11,8 @@ from datetime import date
 import pytest
 from azure.storage.blob import BlobServiceClient
 
+from feature_store.declarations import Column
 from feature_store.delta_tables import DeltaTables
-from feature_store.specs import Column
 from tests.azurite import DEVSTORE_KEY, emulator_azurite, use_emulator
 
 pytestmark = pytest.mark.slow

@@ -104,9 +104,13 @@ def test_duplicate_feature_name():
 
 def test_feature_name_taken_by_the_engine():
     with refused(r"fs.t.columns\[0\].name: 'feature_ts' is a column the engine writes"):
-        TransformTable("fs.t", CUSTOMER, ("orders",), (Column("feature_ts", "timestamp"),), DOCS, sql="select 1")
+        TransformTable(
+            "fs.t", CUSTOMER, ("orders",), (Column("feature_ts", "timestamp"),), DOCS, sql="select 1"
+        )
     with refused(r"fs.t.columns\[0\].name: 'customer_id' is a column the engine writes"):
-        TransformTable("fs.t", CUSTOMER, ("orders",), (Column("customer_id", "string"),), DOCS, sql="select 1")
+        TransformTable(
+            "fs.t", CUSTOMER, ("orders",), (Column("customer_id", "string"),), DOCS, sql="select 1"
+        )
 
 
 def test_key_type_mismatch():

@@ -150,7 +150,7 @@ def test_failing_blocking_check_fails_the_run(spark, materialized_day):
     tiles = tables.read("feature_store.customer_daily_tiles").localCheckpoint()
     tables.replace_days(
         "feature_store.customer_daily_tiles",
-        tiles.withColumn("value_sum", -F.col("value_sum") - 1),
+        tiles.withColumn("t__sum__amount", -F.col("t__sum__amount") - 1),
         date(2025, 1, 1),
         date(2025, 1, 1),
     )

@@ -23,7 +23,8 @@ from feature_store.client import (
     TableNotFound,
 )
 from feature_store.delta_tables import DeltaTables
-from feature_store.feature_tables import catalog_properties, tile_columns
+from feature_store.feature_tables import catalog_properties
+from feature_store.offline.windowed import tile_schema
 from feature_store.tables import CUSTOMER_FEATURES, TRANSACTIONS
 
 NAME = "feature_store.spend"
@@ -261,7 +262,7 @@ def test_asset_written_table_is_listed_and_described(
     tables.ensure(
         spec.name, spec.schema(), ["date"], properties=catalog_properties(spec), comment=spec.description
     )
-    tables.ensure(spec.tiles_table, tile_columns(spec), ["date"])
+    tables.ensure(spec.tiles_table, tile_schema(spec), ["date"])
     tables.ensure(TRANSACTIONS.table, TRANSACTIONS.columns)
 
     assert client.list_tables() == [spec.name]  # not the tiles or the raw table
@@ -277,7 +278,7 @@ def test_asset_written_table_is_listed_and_described(
         spec.tags,
     )
     assert table.description == spec.description
-    assert table.features == [Feature(c.name, c.dtype, c.description) for c in spec.features()]
+    assert table.features == [Feature(c.name, c.dtype, c.description) for c in spec.feature_columns()]
     with pytest.raises(NotAFeatureTable, match=r"raw\.transactions .* not a feature table"):
         client.read_table(TRANSACTIONS.table)
 

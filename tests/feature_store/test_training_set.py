@@ -15,9 +15,11 @@ from pyspark.sql import functions as F
 
 from feature_store import FeatureStoreClient, Settings
 from feature_store.client import TableNotFound
+from feature_store.declarations import FeatureFunction
 from feature_store.delta_tables import qualified
 from feature_store.lookups import FeatureLookup
 from feature_store.training import TrainingSetError
+from tests.on_demand import per
 
 CUSTOMERS, STORES = "fs.customers", "fs.stores"
 D1, D2, D3 = "2025-01-02 00:00:00", "2025-01-03 00:00:00", "2025-01-04 00:00:00"
@@ -284,7 +286,45 @@ BAD_INPUTS: dict[str, tuple[Case, type[Exception], list[str]]] = {
         TrainingSetError,
         ["feature_lookups must be a non-empty list"],
     ),
+    "on-demand input that nothing provides": (
+        lambda s: (label_rows(s), [customer_lookup(), spend_per_visit(visits="nope")], {}),
+        TrainingSetError,
+        ["FeatureFunction(spend_per_visit)", "input 'visits' reads 'nope'", "neither a df column"],
+    ),
+    "on-demand output that collides": (
+        lambda s: (
+            label_rows(s).withColumn("spend_per_visit", F.lit(0)),
+            [customer_lookup(), spend_per_visit()],
+            {},
+        ),
+        TrainingSetError,
+        ["FeatureFunction(spend_per_visit)", "'spend_per_visit' already exists"],
+    ),
 }
+
+
+def spend_per_visit(visits: str = "visits") -> FeatureFunction:
+    return FeatureFunction("spend_per_visit", per, "double", inputs={"amount": "spend", "visits": visits})
+
+
+def test_on_demand_features_are_computed_after_the_lookups(
+    client: FeatureStoreClient, spark: SparkSession
+) -> None:
+    """From looked-up features and a df column; a later function may read an earlier one's output; an
+    int result is a double (as it would be in serving), a null input a null output."""
+    later = FeatureFunction("scaled", per, "double", inputs={"amount": "spend_per_visit", "visits": "label"})
+    training = client.create_training_set(
+        label_rows(spark), [customer_lookup(), spend_per_visit(), later], label="label"
+    )
+    assert training.feature_names[-2:] == ["spend_per_visit", "scaled"]
+    rows = training.load_df().select("spend", "visits", "label", "spend_per_visit", "scaled").collect()
+    for row in rows:
+        if row.spend is None or row.visits is None:
+            assert row.spend_per_visit is None
+            continue
+        want = row.spend / row.visits if row.visits else 0.0
+        assert row.spend_per_visit == want and isinstance(row.spend_per_visit, float)
+        assert row.scaled == (want / row.label if row.label else 0.0)
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS), ids=list(BAD_INPUTS))

@@ -11,11 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
+from feature_store.offline.windowed import compute_daily_tiles, compute_snapshots
 from feature_store.tables import CUSTOMER_FEATURES
-from feature_store.windows import compute_daily_tiles, compute_snapshots
 
 EPOCH = date(2025, 1, 1)
-SMALL_WINDOWS = dataclasses.replace(CUSTOMER_FEATURES, windows=(1, 3, 7))
+SMALL_WINDOWS = dataclasses.replace(
+    CUSTOMER_FEATURES, features=tuple(dataclasses.replace(f, windows=(1, 3, 7)) for f in CUSTOMER_FEATURES.features)
+)
 
 
 def oracle(events: pd.DataFrame, spec, first: date, last: date) -> dict[tuple[str, date], dict]:
@@ -30,7 +32,7 @@ def oracle(events: pd.DataFrame, spec, first: date, last: date) -> dict[tuple[st
             if members.empty:
                 continue
             row = {}
-            for n in spec.windows:
+            for n in spec.windows():
                 window = group[
                     (group.transaction_ts >= end - timedelta(days=n)) & (group.transaction_ts < end)
                 ]
