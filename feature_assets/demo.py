@@ -19,6 +19,7 @@ from feature_store.catalog_cli import print_description
 from feature_store.churn import CHAMPION, MODEL_NAME, PRODUCT_RENAMES, SCORES_TABLE, TRAINING_SET_TABLE
 from feature_store.cli import SIZE_PRESETS
 from feature_store.delta_tables import DeltaTables
+from feature_store.feature_tables import ALLOW_SCHEMA_CHANGE_TAG
 from feature_store.generate import CHURN_HORIZON_DAYS, generate
 from feature_store.governance import PermissionDenied
 from feature_store.ingest import REJECTED_ROWS_TABLE
@@ -40,7 +41,9 @@ def run_range(job: dg.JobDefinition, instance: dg.DagsterInstance, keys: list[st
     result = job.execute_in_process(
         instance=instance,
         asset_selection=[dg.AssetKey(k) for k in keys],
-        tags={RANGE_START: first.isoformat(), RANGE_END: last.isoformat()},
+        # The demo rebuilds every table over its whole range from data it just generated, so a data dir
+        # left by an earlier version, whose tables had other columns, is rebuilt instead of refused.
+        tags={RANGE_START: first.isoformat(), RANGE_END: last.isoformat(), ALLOW_SCHEMA_CHANGE_TAG: "*"},
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         raise_on_error=False,
     )

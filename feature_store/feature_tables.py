@@ -21,6 +21,8 @@ from feature_store.quality import missing_days, rows_per_day
 from feature_store.timeutil import days
 
 TABLE_PROPERTIES_PREFIX = "featurestore."
+# The Dagster run tag naming the columns a run may drop or retype (DeltaTables.evolve), or "*".
+ALLOW_SCHEMA_CHANGE_TAG = "featurestore/allow_schema_change"
 
 
 @dataclass

@@ -13,7 +13,12 @@ from feature_assets.raw.assets import raw_asset_key
 from feature_store.client_validation import catalog_tags
 from feature_store.declarations import Repo, Source, TransformTable, WindowedTable
 from feature_store.declarations.tables import fingerprint
-from feature_store.feature_tables import write_snapshots, write_tiles, write_transform
+from feature_store.feature_tables import (
+    ALLOW_SCHEMA_CHANGE_TAG,
+    write_snapshots,
+    write_tiles,
+    write_transform,
+)
 from feature_store.offline.windowed import tile_schema
 from resources import DeltaLakeResource, SparkResource
 
@@ -136,9 +141,6 @@ def tiles_code_version(spec: WindowedTable) -> str:
     """Changes when the tile components do (a new aggregation, column or filter), not for a new window."""
     components = sorted(repr(component) for component in spec.tile_components())
     return fingerprint(repr((spec.entity.keys, spec.source.table, spec.source.event_time, components)))
-
-
-ALLOW_SCHEMA_CHANGE_TAG = "featurestore/allow_schema_change"
 
 
 def allowed_changes(context: dg.AssetExecutionContext) -> list[str]:
