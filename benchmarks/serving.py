@@ -242,6 +242,7 @@ def main() -> int:
     )
     parser.add_argument("--batch-requests", type=int, default=500, help="scenario d requests")
     parser.add_argument("--on-demand-requests", type=int, default=5000, help="scenario e requests per mode")
+    parser.add_argument("--only-on-demand", action="store_true", help="run scenario e alone (no HTTP server)")
     args = parser.parse_args()
     if args.loadgen:
         print(json.dumps(loadgen(json.load(sys.stdin))))
@@ -271,6 +272,9 @@ def main() -> int:
     )
     results: dict[str, dict] = {"e": on_demand_cost(settings, rows, args.on_demand_requests)}
     print(f"e: {results['e']}", flush=True)
+    if args.only_on_demand:
+        print_on_demand(results["e"])
+        return 0
     with ServeProcess(
         [f"{MODEL}@champion"], tmp / "tokens", tmp / "serve.log", extra_args=["--poll-seconds", "0"]
     ) as server:
@@ -335,7 +339,10 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
     )
     print(f"| d. 100 records, sequential ({d['n']} req) | {d['p50_ms']} | {d['p99_ms']} | {df['p50_ms']} | {df['p99_ms']} | "
           f"{d['p50_ms'] / df['p50_ms']:.2f} | p99 <= 15 | {d['p99_ms'] <= 15} |")  # fmt: skip
-    e = results["e"]
+    print_on_demand(results["e"])
+
+
+def print_on_demand(e: dict) -> None:
     print(
         f"\ne. on-demand {', '.join(e['functions'])}, one record, invocation path in process ({e['n']} per mode): "
         f"p50 {e['with_p50_ms']} ms with the function, {e['without_p50_ms']} ms with its value given: adds "
