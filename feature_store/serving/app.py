@@ -11,11 +11,13 @@ on the event loop instead of paying a thread hop per request.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -61,34 +63,55 @@ class Limits:
     max_body_bytes: int = 1024 * 1024
     max_records: int = 1000
     store_cooldown_seconds: float = 1.0  # after a store failure, answer 503 at once for this long
+    store_timeout_seconds: float = 0.25  # a store call's deadline, retries included
     table_cache_seconds: float = 30.0  # how long a published table's descriptor is trusted
 
 
 class StoreGuard:
-    """Runs lookups against the store; a failure opens the circuit for `cooldown` seconds, during which
-    requests get 503 at once instead of each waiting for the store's timeout. The first request after
-    it tries the store again, so the service recovers by itself when the store is back."""
+    """Runs store calls off the event loop, each bounded by `timeout` seconds whatever the client's own
+    retries do, so a hung store never stalls `/healthz`, `/metrics` or other requests. A failure opens
+    the circuit for `cooldown` seconds, during which requests get 503 at once instead of each waiting
+    for the timeout. The first request after it tries the store again, so the service recovers by
+    itself when the store is back."""
 
-    def __init__(self, store: OnlineStore, description: str, cooldown: float) -> None:
-        self.store, self.description, self.cooldown = store, description, cooldown
+    def __init__(self, store: OnlineStore, description: str, cooldown: float, timeout: float) -> None:
+        self.store, self.description, self.cooldown, self.timeout = store, description, cooldown, timeout
         self._open_until = 0.0
         self._cause = ""
+        # Threads stuck on a hung store stay stuck until the client's socket timeout; the circuit keeps
+        # new calls from piling up behind them, and a few workers are enough for SQLite/Redis/Cosmos.
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="online-store")
 
-    def execute(self, plan: OnlineLookupPlan, rows: list[dict[str, Any]]) -> OnlineFeatures:
-        return self.call(lambda store: plan.execute(store, rows))
+    async def execute(self, plan: OnlineLookupPlan, rows: list[dict[str, Any]]) -> OnlineFeatures:
+        return await self.call(lambda store: plan.execute(store, rows))
 
-    def call(self, fn: Callable[[OnlineStore], Any]) -> Any:
+    async def call(self, fn: Callable[[OnlineStore], Any]) -> Any:
         if time.monotonic() < self._open_until:
             raise self._unavailable()
         try:
-            return fn(self.store)
+            return await self._bounded(fn)
         except LookupInputError as exc:  # a bad key in the request, found before the store is asked
             raise bad_request(str(exc)) from None
+        except TimeoutError:
+            raise self._failed(TimeoutError(), f"no answer within {self.timeout:g}s") from None
         except Exception as exc:  # any backend error: the store, not the request, is at fault
             raise self._failed(exc) from None
 
-    def _failed(self, exc: Exception) -> RequestError:
-        self._cause = type(exc).__name__
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._bounded(lambda store: store.ping()))
+        except Exception:  # unreachable, hung or failing: not ready either way
+            return False
+
+    async def _bounded(self, fn: Callable[[OnlineStore], Any]) -> Any:
+        return await asyncio.wait_for(asyncio.wrap_future(self._pool.submit(fn, self.store)), self.timeout)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
+
+    def _failed(self, exc: Exception, cause: str | None = None) -> RequestError:
+        self._cause = cause or type(exc).__name__  # not the backend's text: it may name hosts or keys
         self._open_until = time.monotonic() + self.cooldown
         log.warning("online store %s failed: %s: %s", self.description, self._cause, exc)
         return self._unavailable()
@@ -116,12 +139,12 @@ class _TablePlans:
             OrderedDict()
         )
 
-    def get(self, guard: StoreGuard, table: str, features: list[str] | None) -> OnlineLookupPlan:
+    async def get(self, guard: StoreGuard, table: str, features: list[str] | None) -> OnlineLookupPlan:
         key = (table, tuple(features) if features else None)
         cached = self._plans.get(key)
         if cached and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
-        described = guard.call(lambda store: read_published(store, [table]))[table]
+        described = (await guard.call(lambda store: read_published(store, [table])))[table]
         if described is None:
             raise not_found(
                 f"feature table {table!r} is not published to the online store {guard.description}"
@@ -161,11 +184,13 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         grants.start()  # no grants read, no serving: every request would be decided blind
         store = store_spec.open()
-        state["guard"] = StoreGuard(store, store_spec.describe(), limits.store_cooldown_seconds)
+        state["guard"] = StoreGuard(
+            store, store_spec.describe(), limits.store_cooldown_seconds, limits.store_timeout_seconds
+        )
         watcher.refresh()
         missing = [str(r) for name, r in watcher.refs.items() if name not in watcher.models]
         if missing:
-            store.close()
+            state["guard"].close()
             raise RuntimeError(f"could not load {missing}: {watcher.last_error}")
         watcher.start()
         log.info("serving %s from %s", watcher.refresh(), store_spec.describe())
@@ -173,7 +198,7 @@ def create_app(
             yield
         finally:
             watcher.stop()
-            store.close()
+            state["guard"].close()
             grants.stop()
 
     app = FastAPI(
@@ -251,7 +276,7 @@ def create_app(
         authorize(who, served.tables, f"serving {model}")
         rows = dataframe_rows(json_object(await body(request)), limits.max_records)
         parsed = time.perf_counter()
-        looked_up = state["guard"].execute(served.plan, rows)
+        looked_up = await state["guard"].execute(served.plan, rows)
         if served.functions:
             with_on_demand_features(rows, looked_up.rows, served.functions)
         matrix = np.array(numeric_matrix_rows(rows, looked_up.rows, served.columns), dtype=float)
@@ -279,8 +304,8 @@ def create_app(
             raise bad_request(str(exc)) from None
         authorize(who, [table], f"serving {TABLE_LOOKUP}")
         entities, features = entity_rows(json_object(await body(request)), limits.max_records)
-        plan = plans.get(state["guard"], table, features)
-        looked_up = state["guard"].execute(plan, entities)
+        plan = await plans.get(state["guard"], table, features)
+        looked_up = await state["guard"].execute(plan, entities)
         return _json(200, {
             "rows": looked_up.rows,
             "feature_ts": [stamps[table] for stamps in looked_up.feature_ts],
@@ -304,7 +329,7 @@ def create_app(
     async def readyz() -> Response:
         problems = [f"model {r} not loaded" for name, r in watcher.refs.items() if name not in watcher.models]
         guard = state.get("guard")
-        if guard is None or not guard.store.ping():
+        if guard is None or not await guard.ping():
             problems.append(f"online store {store_spec.describe()} not reachable")
         body = {"ready": not problems, "models": {n: m.version for n, m in watcher.models.items()}}
         return _json(503 if problems else 200, {**body, "problems": problems})

@@ -42,7 +42,7 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
         "--store-timeout",
         type=float,
         default=0.25,
-        help="seconds before an online store call fails with 503 (Redis)",
+        help="seconds before an online store call fails with 503, retries included (every store)",
     )
     p.add_argument(
         "--grants-refresh-seconds",
@@ -83,7 +83,11 @@ def run_serve(args: argparse.Namespace) -> int:
         spec,
         TokenAuthenticator.from_config(args.tokens_file),
         ServingGrants(settings.access_control(), args.grants_refresh_seconds),
-        Limits(max_body_bytes=args.max_body_bytes, max_records=args.max_records),
+        Limits(
+            max_body_bytes=args.max_body_bytes,
+            max_records=args.max_records,
+            store_timeout_seconds=args.store_timeout,
+        ),
     )
     uvicorn.run(
         app, host=args.host, port=args.port, loop="uvloop", http="httptools",

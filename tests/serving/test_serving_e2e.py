@@ -327,6 +327,42 @@ def test_online_store_down_gives_503_fast_and_recovers(world: World) -> None:
         stop_server(server.process)
 
 
+def test_a_hung_store_stalls_neither_health_nor_metrics_and_costs_one_timeout(world: World) -> None:
+    """Store calls run off the event loop with a deadline: while a request waits on a hung Redis,
+    /healthz and /metrics answer at once, and the request gets 503 after one store timeout, not the
+    two that the client's socket timeout and its retry would cost."""
+    timeout = 1.5
+    server = start_server(world, "redis", ["--store-timeout", str(timeout)])
+    pid = _redis_pid(world)
+    try:
+        assert invoke(server, {"dataframe_records": RECORDS}).status_code == 200
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            waiting: dict = {}
+
+            def hung_request() -> None:
+                started = time.perf_counter()
+                waiting["response"] = invoke(server, {"dataframe_records": RECORDS})
+                waiting["seconds"] = time.perf_counter() - started
+
+            request = threading.Thread(target=hung_request)
+            request.start()
+            time.sleep(0.3)  # the request is now waiting on the store
+            for path in ("/healthz", "/metrics"):
+                started = time.perf_counter()
+                assert httpx.get(server.url + path, timeout=10).status_code == 200
+                assert time.perf_counter() - started < 0.5, f"{path} waited on the hung store"
+            assert request.is_alive(), "the request should still be waiting on the store"
+            request.join(20)
+            assert waiting["response"].status_code == 503
+            assert "no answer within 1.5s" in waiting["response"].json()["message"]
+            assert timeout - 0.1 < waiting["seconds"] < 1.6 * timeout, waiting["seconds"]
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    finally:
+        stop_server(server.process)
+
+
 def _redis_pid(world: World) -> int:
     out = subprocess.run(
         ["redis-cli", "-p", str(world.redis_port), "info", "server"], capture_output=True, text=True
