@@ -56,7 +56,7 @@ def test_range_run_records_each_days_check_result(spark, tmp_path: Path):
         tables = DeltaTables(spark, str(tmp_path / "delta"))
         second = date.fromisoformat(DAYS[1])
         day2 = tables.read_days(CUSTOMER_FEATURES.name, second, second).cache()
-        column = CUSTOMER_FEATURES.window_feature("sum", 7)
+        column = "total_spend_7d"
         poisoned = day2.withColumn(column, F.lit(-1).cast(day2.schema[column].dataType))
         tables.replace_days(CUSTOMER_FEATURES.name, poisoned, second, second)
         checks = dg.materialize([*all_assets, *all_checks],
