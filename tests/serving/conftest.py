@@ -64,12 +64,8 @@ def _products(spark):
 def train_and_register(client, spark, seed: int = 0) -> str:
     """Fit a model on a point-in-time training set of both tables, log it with its lookups, register it
     and point `champion` at it; returns the version."""
-    import mlflow
-    import mlflow.sklearn
-    from mlflow import MlflowClient
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from feature_store.churn import SKOPS_TRUSTED_TYPES
     from feature_store.lookups import FeatureLookup
 
     labels = spark.createDataFrame(
@@ -90,14 +86,26 @@ def train_and_register(client, spark, seed: int = 0) -> str:
     model = HistGradientBoostingClassifier(max_iter=20 + seed, random_state=seed).fit(
         frame[features], frame["label"]
     )
+    return log_champion(client, model, training, MODEL)
+
+
+def log_champion(client, model, training, name: str) -> str:
+    """Log a scikit-learn model with its training set's lookups, register it as `name` and point
+    `champion` at it; returns the version."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+
+    from feature_store.churn import SKOPS_TRUSTED_TYPES
+
     client.settings.configure_mlflow()
     with mlflow.start_run():
         info = client.log_model(
-            model, "model", mlflow.sklearn, training, registered_model_name=MODEL,
+            model, "model", mlflow.sklearn, training, registered_model_name=name,
             save_kwargs={"skops_trusted_types": SKOPS_TRUSTED_TYPES},
         )  # fmt: skip
     version = str(info.registered_model_version)
-    MlflowClient().set_registered_model_alias(MODEL, "champion", version)
+    MlflowClient().set_registered_model_alias(name, "champion", version)
     return version
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from tests.on_demand import BASKET_VS_AVERAGE, VISITS_BUCKET
-from tests.serving.conftest import CUSTOMERS, PRODUCTS, T2, World
+from tests.serving.conftest import CUSTOMERS, PRODUCTS, T2, World, log_champion
 
 pytestmark = pytest.mark.slow
 
@@ -50,12 +50,7 @@ def client(spark, world: World):
 @pytest.fixture(scope="module")
 def model_uri(spark, client) -> str:
     """A model whose label is decided by the on-demand ratio, so a wrong ratio changes its predictions."""
-    import mlflow
-    import mlflow.sklearn
-    from mlflow import MlflowClient
     from sklearn.ensemble import HistGradientBoostingClassifier
-
-    from feature_store.churn import SKOPS_TRUSTED_TYPES
 
     rows = [(f"C{i % 40:03d}", i % 10, EVENT, float((i * 7) % 11)) for i in range(240)]
     labels = spark.createDataFrame(
@@ -70,14 +65,7 @@ def model_uri(spark, client) -> str:
     features = [c for c in frame.columns if c not in ("label", "customer_id", "product_id")]
     assert set(ON_DEMAND) <= set(features)
     model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(frame[features], frame["label"])
-    client.settings.configure_mlflow()
-    with mlflow.start_run():
-        info = client.log_model(
-            model, "model", mlflow.sklearn, training, registered_model_name=MODEL,
-            save_kwargs={"skops_trusted_types": SKOPS_TRUSTED_TYPES},
-        )  # fmt: skip
-    version = str(info.registered_model_version)
-    MlflowClient().set_registered_model_alias(MODEL, "champion", version)
+    version = log_champion(client, model, training, MODEL)
     return f"models:/{MODEL}/{version}"
 
 
