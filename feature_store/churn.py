@@ -18,7 +18,7 @@ from feature_store.lookups import FeatureLookup
 from feature_store.quality import Outcome, rows_per_day
 from feature_store.tables import CUSTOMER_FEATURES, LABELS, PRODUCT_FEATURES, SPEND_TREND, TRANSACTIONS
 from feature_store.timeutil import days
-from feature_store.training import TrainingSet, bind_lookups
+from feature_store.training import TrainingSet, bind_lookups, split_functions
 
 TRAINING_SET_TABLE = "ml.churn_training_set"
 SCORES_TABLE = "ml.churn_scores"
@@ -55,9 +55,7 @@ def churn_lookups() -> list[FeatureLookup | FeatureFunction]:
 def training_set_spec(fe: FeatureStoreClient) -> TrainingSet:
     """The lookups and label the model is trained with, for `log_model` (no Spark job)."""
     labels = fe.tables.read(LABELS.table).select(*KEYS, EVENT_TIME, LABEL)
-    items = churn_lookups()
-    lookups = [item for item in items if isinstance(item, FeatureLookup)]
-    functions = [item for item in items if isinstance(item, FeatureFunction)]
+    lookups, functions = split_functions(churn_lookups())
     return TrainingSet(labels, bind_lookups(labels, lookups, fe.describe_table), LABEL, functions=functions)
 
 

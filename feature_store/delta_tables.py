@@ -102,11 +102,7 @@ class DeltaTables:
         changed."""
         if self.exists(name):
             return self.evolve(name, columns, allow_changes) if evolve else []
-        fields = ", ".join(
-            f"`{c.name}` {c.dtype}" + (f" COMMENT '{_escape(c.description)}'" if c.description else "")
-            for c in columns
-        )
-        statement = f"CREATE TABLE IF NOT EXISTS {self.sql_name(name)} ({fields}) USING delta"
+        statement = f"CREATE TABLE IF NOT EXISTS {self.sql_name(name)} ({_column_ddl(columns)}) USING delta"
         if partition_by:
             statement += " PARTITIONED BY (" + ", ".join(f"`{c}`" for c in partition_by) + ")"
         if comment:
@@ -156,11 +152,7 @@ class DeltaTables:
             self.spark.sql(f"ALTER TABLE {self.sql_name(name)} DROP COLUMNS ({listed})")
         added = [c for c in columns if c.name not in have or c.name in retyped]
         if added:
-            fields = ", ".join(
-                f"`{c.name}` {c.dtype}" + (f" COMMENT '{_escape(c.description)}'" if c.description else "")
-                for c in added
-            )
-            self.spark.sql(f"ALTER TABLE {self.sql_name(name)} ADD COLUMNS ({fields})")
+            self.spark.sql(f"ALTER TABLE {self.sql_name(name)} ADD COLUMNS ({_column_ddl(added)})")
         return [*(f"-{c}" for c in removed), *(f"~{c}" for c in retyped),
                 *(f"+{c.name}" for c in added if c.name not in retyped)]  # fmt: skip
 
@@ -261,6 +253,13 @@ class DeltaTables:
 
 def _assignments(properties: Mapping[str, str]) -> str:
     return ", ".join(f"'{_escape(k)}' = '{_escape(v)}'" for k, v in properties.items())
+
+
+def _column_ddl(columns: Sequence[Column]) -> str:
+    return ", ".join(
+        f"`{c.name}` {c.dtype}" + (f" COMMENT '{_escape(c.description)}'" if c.description else "")
+        for c in columns
+    )
 
 
 def _escape(value: str) -> str:

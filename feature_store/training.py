@@ -140,6 +140,16 @@ def with_functions(df: DataFrame, functions: Sequence[FeatureFunction]) -> DataF
     return df
 
 
+def split_functions(
+    items: Sequence[FeatureLookup | FeatureFunction],
+) -> tuple[list[FeatureLookup], list[FeatureFunction]]:
+    """A `feature_lookups` list (Databricks mixes on-demand functions into it): lookups, functions."""
+    return (
+        [item for item in items if not isinstance(item, FeatureFunction)],
+        [item for item in items if isinstance(item, FeatureFunction)],
+    )
+
+
 def check_functions(
     functions: Sequence[FeatureFunction], columns: Sequence[str], outputs: Sequence[str]
 ) -> None:
@@ -188,8 +198,7 @@ def create_training_set(
 
     if isinstance(feature_lookups, FeatureLookup | FeatureFunction) or not feature_lookups:
         raise TrainingSetError("feature_lookups must be a non-empty list of FeatureLookup and FeatureFunction")
-    lookups = [item for item in feature_lookups if not isinstance(item, FeatureFunction)]
-    functions = [item for item in feature_lookups if isinstance(item, FeatureFunction)]
+    lookups, functions = split_functions(feature_lookups)
     bound = bind_lookups(df, lookups, describe, record_feature_ts)
     check_functions(functions, df.columns, [c for b in bound for c in b.output_columns])
     if df.isEmpty():

@@ -5,8 +5,8 @@ The request path is short on purpose: parse with orjson, check the token (one SH
 compares) and the principal's SELECT grants (held in memory, serving/grants.py), one `OnlineStore.read` for all of a request's tables through a plan built when the model
 was loaded, one predict call on a float matrix, serialize with orjson. FastAPI contributes routing and
 the OpenAPI schema; bodies are not parsed by pydantic (schemas are declared for the docs only), and
-there is no middleware. Store and model calls are short and bounded by the store's timeout, so they run
-on the event loop instead of paying a thread hop per request.
+there is no middleware. The predict is short and runs on the event loop; the store call runs in a
+small thread pool under one deadline (StoreGuard), so a hung store cannot stall the loop.
 """
 
 from __future__ import annotations
