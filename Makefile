@@ -27,7 +27,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 
 # Generate sample data, materialize the whole graph over it on the embedded default, print a summary.
 demo: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python -m feature_assets.demo
+	$(BIN)/python -m examples.churn.demo
 
 # The Dagster UI with the daemon (sensors, automation) on http://127.0.0.1:3000.
 ui: install $(DAGSTER_HOME)/dagster.yaml

@@ -33,10 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from feature_store import devservices  # noqa: E402
 from feature_store.online import OnlineStore, ReadRequest  # noqa: E402
 from feature_store.online.encoding import encode_key  # noqa: E402
 from feature_store.online.lookup import BoundLookup, OnlineLookupPlan  # noqa: E402
+from scripts import devservices  # noqa: E402
 
 SIZES = (1, 100, 1000)
 TABLES = ("bench_customers", "bench_products")

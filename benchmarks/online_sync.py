@@ -12,7 +12,7 @@ for day D = 2025-12-31 (feature_ts D+1 00:00 UTC) and the same customers for D-1
 Each day is written once into a Delta table in a temp dir, hash-distributed by key into as many files
 as shuffle partitions (what the snapshot's aggregation writes), and read back as the DataFrame to
 publish, the way `online_sync.publish_rows` does: `read_days(D, D)` minus the `date` column. The key
-is bigint by default (--key-type string: the ids `C0000001`... of feature_store.generate).
+is bigint by default (--key-type string: the ids `C0000001`... of examples.churn.generate).
 
 Timed per store, after one warm-up of each variant, --repeats times, round-robin:
 
@@ -70,9 +70,9 @@ from pyspark.sql import Column as SparkColumn  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-from feature_store import devservices  # noqa: E402
+from examples.churn.repo import CUSTOMER_FEATURES  # noqa: E402
 from feature_store.declarations import Column  # noqa: E402
-from feature_store.delta_tables import DeltaTables  # noqa: E402
+from feature_store.offline.delta_tables import DeltaTables  # noqa: E402
 from feature_store.online.base import encode_batch  # noqa: E402
 from feature_store.online.publish import PublishResult, publish_dataframe  # noqa: E402
 from feature_store.online.redis_store import _WRITE_SCRIPT  # noqa: E402
@@ -82,10 +82,10 @@ from feature_store.online.specs import (  # noqa: E402
     RedisStoreSpec,
     SqliteStoreSpec,
 )
-from feature_store.online_sync import check_online_matches_offline  # noqa: E402
-from feature_store.settings import Settings  # noqa: E402
-from feature_store.spark import build_spark_session  # noqa: E402
-from feature_store.tables import CUSTOMER_FEATURES  # noqa: E402
+from feature_store.online.sync import check_online_matches_offline  # noqa: E402
+from feature_store.runtime.settings import Settings  # noqa: E402
+from feature_store.runtime.spark import build_spark_session  # noqa: E402
+from scripts import devservices  # noqa: E402
 
 DAY = date(2025, 12, 31)
 OLDER = DAY - timedelta(days=1)
@@ -140,7 +140,7 @@ def schema(key_type: str) -> list[Column]:
 
 
 def key_width(rows: int) -> int:
-    return max(6, len(str(rows)))  # feature_store.generate's fixed-width ids: C000123
+    return max(6, len(str(rows)))  # examples.churn.generate's fixed-width ids: C000123
 
 
 def key_column(ids: SparkColumn, key_type: str, rows: int) -> SparkColumn:

@@ -262,7 +262,7 @@ def ensure_parquet(args: argparse.Namespace) -> dict:
 
 
 def store_settings(args: argparse.Namespace):
-    from feature_store.settings import Settings
+    from feature_store.runtime.settings import Settings
 
     return Settings.from_env({"FEATURE_STORE_HOME": str(dataset_dir(args) / "store")})
 
@@ -279,8 +279,8 @@ def loadavg() -> list[float]:
 
 
 def spark_session(args: argparse.Namespace, name: str):
-    from feature_store.settings import Settings
-    from feature_store.spark import build_spark_session
+    from feature_store.runtime.settings import Settings
+    from feature_store.runtime.spark import build_spark_session
 
     conf = {
         "spark.driver.memory": args.driver_memory,
@@ -311,7 +311,7 @@ def vm_hwm_kb(pid: int) -> int | None:
 
 
 def worker_setup(args: argparse.Namespace) -> None:
-    from feature_store.client import FeatureStoreClient
+    from feature_store.client.core import FeatureStoreClient
 
     spark = spark_session(args, "setup")
     root = dataset_dir(args)
@@ -428,12 +428,12 @@ class StageTimer:
 def worker_spark(args: argparse.Namespace, variant: str) -> None:
     from naive_pit_join import naive_point_in_time_join
 
-    from feature_store.client import FeatureStoreClient
-    from feature_store.lookups import FeatureLookup
+    from feature_store.client.core import FeatureStoreClient
+    from feature_store.training.lookups import FeatureLookup
 
     spark = spark_session(args, variant)
     if args.labels_broadcast_max_bytes is not None:
-        import feature_store.pit_join as pit_join
+        import feature_store.training.pit_join as pit_join
 
         pit_join.LABELS_BROADCAST_MAX_BYTES = args.labels_broadcast_max_bytes
     fe = FeatureStoreClient(spark=spark, settings=store_settings(args))

@@ -5,7 +5,7 @@ feature table, its daily tiles, snapshots and online sync (Redis), as one single
 (what `make backfill` and a Dagster UI backfill do). Then the per-call price of a client call on each:
 `read_table(...).count()` and a 1,000-row training set (`create_training_set(...).load_df().count()`).
 
-Engines (each in its own child process: a process has one kind of session, feature_store/spark.py):
+Engines (each in its own child process: a process has one kind of session, feature_store/runtime/spark.py):
 - local[2]: the driver's own executor threads (the default deployment);
 - standalone: a master and two workers of one core each (tests/spark_cluster.py), the driver here;
 - connect: a Spark Connect server from the pyspark package (master local[2]) and a Connect client.
@@ -80,7 +80,7 @@ def parse_args() -> argparse.Namespace:
 
 def ensure_landing(args: argparse.Namespace) -> Path:
     """The landed transaction files for these arguments (generated once, cached under .data/)."""
-    from feature_store.generate import generate
+    from examples.churn.generate import generate
 
     root = (
         DATA_DIR
@@ -117,8 +117,8 @@ def engine(name: str, base: Path, memory: str) -> Iterator[dict]:
                 "spark.driver.host": HOST, "spark.driver.bindAddress": HOST,
             }}  # fmt: skip
     elif name == "connect":
-        from feature_store import devservices
-        from feature_store.spark import ivy_dir_from_env, maven_packages, resolve_jars
+        from feature_store.runtime.spark import ivy_dir_from_env, maven_packages, resolve_jars
+        from scripts import devservices
 
         jars = [j.removeprefix("file://") for j in resolve_jars(maven_packages(), ivy_dir_from_env())]
         conf = {
@@ -167,10 +167,10 @@ def child(spec: dict) -> None:
     import dagster as dg
     from pyspark.sql import functions as F
 
+    from examples.churn.repo import FEATURE_TABLES
     from feature_assets.definitions import all_assets
     from feature_store import FeatureStoreClient, Settings
-    from feature_store.tables import FEATURE_TABLES
-    from feature_store.training import FeatureLookup
+    from feature_store.training.training_set import FeatureLookup
     from resources import (
         DeltaLakeResource,
         LocalLandingZoneResource,
@@ -312,7 +312,7 @@ def main() -> int:
     if args.child:
         child(json.loads(args.child))
         return 0
-    from feature_store import devservices
+    from scripts import devservices
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     landing = ensure_landing(args)

@@ -248,10 +248,10 @@ def main() -> int:
         print(json.dumps(loadgen(json.load(sys.stdin))))
         return 0
 
-    from feature_store.devservices import free_port
+    from feature_store.runtime.settings import Settings
     from feature_store.serving.auth import new_token
     from feature_store.serving.process import ServeProcess
-    from feature_store.settings import Settings
+    from scripts.devservices import free_port
 
     settings = Settings.from_env()
     rows = entities(settings.home, 2000, seed=3)

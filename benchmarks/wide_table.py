@@ -55,12 +55,12 @@ from windows import (  # noqa: E402
     tiled_run,
 )
 
+from examples.churn.repo import CUSTOMER_FEATURES, TRANSACTIONS  # noqa: E402
 from feature_store.declarations import HLL_RELATIVE_STANDARD_ERROR, Column, Feature  # noqa: E402
-from feature_store.delta_tables import DeltaTables  # noqa: E402
-from feature_store.feature_tables import catalog_properties, write_tiles  # noqa: E402
-from feature_store.ingest import raw_table_columns  # noqa: E402
+from feature_store.offline.delta_tables import DeltaTables  # noqa: E402
+from feature_store.offline.feature_tables import catalog_properties, write_tiles  # noqa: E402
+from feature_store.offline.ingest import raw_table_columns  # noqa: E402
 from feature_store.offline.windowed import tile_schema  # noqa: E402
-from feature_store.tables import CUSTOMER_FEATURES, TRANSACTIONS  # noqa: E402
 
 TARGET_WIDE_OVER_NARROW = 2.0
 WINDOWS = (7, 14, 30, 90)

@@ -5,7 +5,7 @@ Run from the repo root:
     .venv/bin/python benchmarks/windows.py            # full size (>= 10M transactions, 365 days, 50k customers)
     .venv/bin/python benchmarks/windows.py --small    # a quick run
 
-Data: a seeded synthetic transactions history (feature_store.generate) landed as daily parquet files
+Data: a seeded synthetic transactions history (examples.churn.generate) landed as daily parquet files
 and loaded once into a Delta raw table partitioned by date (the raw.transactions layout). It is cached
 under benchmarks/.data/ (gitignored) and reused by later runs with the same size and seed.
 
@@ -65,14 +65,14 @@ from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 from pyspark.sql.window import Window  # noqa: E402
 
+from examples.churn.generate import generate  # noqa: E402
+from examples.churn.repo import CUSTOMER_FEATURES, TRANSACTIONS  # noqa: E402
 from feature_store.declarations import WindowedTable  # noqa: E402
-from feature_store.delta_tables import DeltaTables  # noqa: E402
-from feature_store.feature_tables import write_snapshots, write_tiles  # noqa: E402
-from feature_store.generate import generate  # noqa: E402
-from feature_store.ingest import raw_table_columns  # noqa: E402
+from feature_store.offline.delta_tables import DeltaTables  # noqa: E402
+from feature_store.offline.feature_tables import write_snapshots, write_tiles  # noqa: E402
+from feature_store.offline.ingest import raw_table_columns  # noqa: E402
 from feature_store.offline.windowed import compute_daily_tiles, compute_snapshots, tile_range_for  # noqa: E402
-from feature_store.spark import build_spark_session  # noqa: E402
-from feature_store.tables import CUSTOMER_FEATURES, TRANSACTIONS  # noqa: E402
+from feature_store.runtime.spark import build_spark_session  # noqa: E402
 
 DATA_DIR = REPO / "benchmarks" / ".data"
 RAW = TRANSACTIONS.table
@@ -471,7 +471,7 @@ def main() -> int:
     )
 
     # Tables the timed runs replace day D in, created up front (creation is a one-off).
-    from feature_store.feature_tables import catalog_properties
+    from feature_store.offline.feature_tables import catalog_properties
 
     for spec in (full, only7):
         out.ensure(spec.name, spec.schema(), ["date"], properties=catalog_properties(spec))

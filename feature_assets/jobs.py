@@ -1,13 +1,15 @@
 import dagster as dg
 
+from feature_assets.extensions import extension_assets
 from feature_assets.freshness import freshness_checks
-from feature_assets.ml.assets import ml_assets
 from feature_assets.monitoring.assets import drift_assets
 
 _freshness = dg.AssetSelection.checks(*freshness_checks)
-# The ML and drift assets' checks are evaluated by the asset's own run (e.g. the model's evaluation
-# decides its promotion, the drift check judges the report just computed), so they can't run alone.
-_computed_by_their_asset = dg.AssetSelection.checks_for_assets(*ml_assets, *drift_assets)
+# Checks an asset declares itself (check_specs) are evaluated by the asset's own run (e.g. the model's
+# evaluation decides its promotion, the drift check judges the report just computed): they can't run alone.
+_computed_by_their_asset = dg.AssetSelection.checks(
+    *(key for asset in (*extension_assets, *drift_assets) for key in asset.check_keys)
+)
 
 # Runs every data-quality check of a partition without rematerializing anything (CI, tests,
 # after a fix). A checks-only job gets no partitions definition from Dagster 1.13, so the day is

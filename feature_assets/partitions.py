@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from feature_store.settings import Settings
-from feature_store.timeutil import days
+from feature_store.runtime.settings import Settings
+from feature_store.runtime.timeutil import days
 
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=Settings.from_env().partitions_start_date, timezone="UTC"

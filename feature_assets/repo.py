@@ -9,5 +9,3 @@ REPO: Repo = load_repo(configured_repo_module())
 LANDED_SOURCES: list[Source] = [s for s in REPO.sources if s.landed]
 WINDOWED_TABLES: list[WindowedTable] = [t for t in REPO.table_order() if isinstance(t, WindowedTable)]
 TABLES: list[WindowedTable | TransformTable] = REPO.table_order()  # every input before its readers
-# The churn example's model assets read its tables by name; other repos bring no model assets (yet).
-IS_CHURN_EXAMPLE = REPO.name == "churn"

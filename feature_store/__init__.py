@@ -9,14 +9,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "FeatureStoreClient": "feature_store.client",
-    "FeatureTable": "feature_store.client",
-    "FeatureLookup": "feature_store.lookups",
+    "FeatureStoreClient": "feature_store.client.core",
+    "FeatureTable": "feature_store.client.core",
+    "FeatureLookup": "feature_store.training.lookups",
     "AzureCosmosDBSpec": "feature_store.online.specs",
     "CosmosStoreSpec": "feature_store.online.specs",
     "RedisStoreSpec": "feature_store.online.specs",
     "SqliteStoreSpec": "feature_store.online.specs",
-    "Settings": "feature_store.settings",
+    "Settings": "feature_store.runtime.settings",
 }
 __all__ = [
     "AzureCosmosDBSpec",
@@ -30,10 +30,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from feature_store.client import FeatureStoreClient, FeatureTable
-    from feature_store.lookups import FeatureLookup
+    from feature_store.client.core import FeatureStoreClient, FeatureTable
     from feature_store.online.specs import AzureCosmosDBSpec, CosmosStoreSpec, RedisStoreSpec, SqliteStoreSpec
-    from feature_store.settings import Settings
+    from feature_store.runtime.settings import Settings
+    from feature_store.training.lookups import FeatureLookup
 
 
 def __getattr__(name: str) -> Any:

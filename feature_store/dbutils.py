@@ -3,15 +3,15 @@
     from feature_store import dbutils
     dbutils.secrets.get("keyvault", "cosmos-uri")
 
-`dbutils.secrets` is `feature_store.secrets` plus Databricks' camel-case `getBytes`: Key Vault when a vault
-is configured for the scope, else the environment variable `<SCOPE>_<KEY>` (see feature_store/secrets.py).
+`dbutils.secrets` is `feature_store.runtime.secrets` plus Databricks' camel-case `getBytes`: Key Vault when a vault
+is configured for the scope, else the environment variable `<SCOPE>_<KEY>` (see feature_store/runtime/secrets.py).
 """
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from feature_store import secrets as _secrets
+from feature_store.runtime import secrets as _secrets
 
 
 def _get_bytes(scope: str, key: str) -> bytes:

@@ -4,7 +4,7 @@ import dagster as dg
 from pydantic import Field
 from pyspark.sql import SparkSession
 
-from feature_store.delta_tables import DeltaTables
+from feature_store.offline.delta_tables import DeltaTables
 
 
 class DeltaLakeResource(dg.ConfigurableResource):

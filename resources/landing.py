@@ -10,8 +10,8 @@ from dagster_azure.blob import (
 )
 from pydantic import Field
 
-from feature_store import variables as V
-from feature_store.landing import LandingZone, LocalLandingZone
+from feature_store.offline.landing import LandingZone, LocalLandingZone
+from feature_store.runtime import variables as V
 
 
 class LandingZoneResource(dg.ConfigurableResource):
@@ -39,7 +39,7 @@ class BlobLandingZoneResource(LandingZoneResource):
     )
 
     def get_landing_zone(self) -> LandingZone:
-        from feature_store.landing_blob import BlobLandingZone
+        from feature_store.offline.landing_blob import BlobLandingZone
 
         # get_client is a context manager that closes the connection pool on exit, so the
         # landing zone opens one per operation instead of holding one open.

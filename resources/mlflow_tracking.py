@@ -3,7 +3,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
-from feature_store.models import configure_mlflow
+from feature_store.training.models import configure_mlflow
 
 
 class MLflowResource(dg.ConfigurableResource):

@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from feature_store import variables as V
 from feature_store.azure.identity import AzureIdentity
-from feature_store.settings import Settings
+from feature_store.runtime import variables as V
+from feature_store.runtime.settings import Settings
 from resources.delta import DeltaLakeResource
 from resources.landing import LocalLandingZoneResource, blob_landing_resource
 from resources.mlflow_tracking import MLflowResource

@@ -7,7 +7,7 @@ from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 from pyspark.sql import SparkSession
 
-from feature_store.spark import build_spark_session
+from feature_store.runtime.spark import build_spark_session
 
 
 class SparkResource(LazyPySparkResource):
@@ -19,7 +19,7 @@ class SparkResource(LazyPySparkResource):
 
     Built on dagster-pyspark's LazyPySparkResource (the session starts on first use, not for every run
     that merely has the resource), with one override: its session comes from
-    `feature_store.spark.build_spark_session`, not dagster-pyspark's `SparkSession.builder` over
+    `feature_store.runtime.spark.build_spark_session`, not dagster-pyspark's `SparkSession.builder` over
     `spark_config`, because that builder can express neither the Delta and hadoop-azure jars (resolved
     once into the ivy dir and passed as `spark.jars`) nor a Spark Connect session (a different builder
     that takes no master, no jars and applies settings after it connects). `spark_config` still works:

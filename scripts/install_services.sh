@@ -12,7 +12,7 @@ if ! command -v redis-server >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
 fi
-# PostgreSQL: the grants store's second backend in the contract tests (feature_store/devservices.py).
+# PostgreSQL: the grants store's second backend in the contract tests (scripts/devservices.py).
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql

@@ -1,4 +1,4 @@
-"""Start/stop the dev and test servers on 127.0.0.1 (see feature_store/devservices.py for ports).
+"""Start/stop the dev and test servers on 127.0.0.1 (see scripts/devservices.py for ports).
 
 python scripts/services.py start|stop|status [redis|cosmos|azurite|all] [--dir .services]
 """
@@ -6,18 +6,13 @@ python scripts/services.py start|stop|status [redis|cosmos|azurite|all] [--dir .
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
-# Load the launcher by path: it is stdlib-only and must work before the project is pip-installed.
-_spec = importlib.util.spec_from_file_location(
-    "devservices", Path(__file__).resolve().parents[1] / "feature_store" / "devservices.py"
-)
-dev = importlib.util.module_from_spec(_spec)
-sys.modules["devservices"] = dev  # dataclasses look their module up here
-_spec.loader.exec_module(dev)
+# The launcher sits beside this script and is stdlib-only: it works before the project is pip-installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import devservices as dev  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

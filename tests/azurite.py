@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from feature_store import devservices
 from feature_store.azure.storage import EMULATOR_BLOB_PORT, emulator_conf
+from scripts import devservices
 from tests.services import SERVICES_ROOT
 
 DEVSTORE_KEY = devservices.AZURITE_KEY

@@ -12,7 +12,7 @@ os.environ.setdefault("FEATURE_STORE_START_DATE", "2025-01-01")
 
 @pytest.fixture(scope="session")
 def spark():
-    from feature_store.spark import build_spark_session
+    from feature_store.runtime.spark import build_spark_session
 
     session = build_spark_session(
         master="local[2]", app_name="featurestore-tests", conf={"spark.driver.memory": "2g"}
@@ -63,7 +63,7 @@ def resources(spark, home: Path) -> dict:
 
 @pytest.fixture
 def tables(spark, home: Path):
-    from feature_store.delta_tables import DeltaTables
+    from feature_store.offline.delta_tables import DeltaTables
 
     return DeltaTables(spark, str(home / "delta"))
 

@@ -56,7 +56,7 @@ def write_landing(
 
 def land_three_days(home: Path) -> None:
     """Generated landing files for 2025-01-01..03 under home/landing: 40 customers, 10 products."""
-    from feature_store.generate import generate
+    from examples.churn.generate import generate
 
     generate(home / "landing", date(2025, 1, 1), date(2025, 1, 3), customers=40, products=10,
              transactions_per_day=30, seed=3)  # fmt: skip

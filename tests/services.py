@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from feature_store import devservices
+from scripts import devservices
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICES_ROOT = Path(os.environ.get("FEATURE_STORE_SERVICES_DIR", REPO / ".services"))

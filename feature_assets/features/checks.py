@@ -10,9 +10,9 @@ from pyspark.sql import functions as F
 
 from feature_assets.lib.check_results import partition_results
 from feature_assets.partitions import daily_partitions, partition_days
-from feature_store import quality
 from feature_store.declarations import WindowedTable
-from feature_store.feature_tables import previous_day_rows
+from feature_store.offline import quality
+from feature_store.offline.feature_tables import previous_day_rows
 from resources import DeltaLakeResource, SparkResource
 
 

@@ -10,10 +10,10 @@ from feature_assets.lib.metadata import column_schema, table_metadata
 from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_assets.raw.assets import raw_asset_key
-from feature_store.client_validation import catalog_tags
+from feature_store.client.validation import catalog_tags
 from feature_store.declarations import Repo, Source, TransformTable, WindowedTable
 from feature_store.declarations.tables import fingerprint
-from feature_store.feature_tables import (
+from feature_store.offline.feature_tables import (
     ALLOW_SCHEMA_CHANGE_TAG,
     write_snapshots,
     write_tiles,

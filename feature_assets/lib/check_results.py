@@ -16,7 +16,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
-from feature_store.quality import Outcome
+from feature_store.offline.quality import Outcome
 
 CheckContext = dg.AssetExecutionContext | dg.AssetCheckExecutionContext
 

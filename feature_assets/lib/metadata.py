@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 
 from feature_store.declarations import Column
-from feature_store.settings import Settings
+from feature_store.runtime.settings import Settings
 
 
 def table_metadata(table: str) -> dict[str, Any]:

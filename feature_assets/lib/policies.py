@@ -12,3 +12,7 @@ DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(
 # Every asset that runs Spark jobs takes a slot of this concurrency pool, so backfills and sensor runs
 # queue instead of piling onto one cluster; its limit is set per deployment (deploy/dagster/dagster.yaml).
 SPARK_POOL = "spark"
+
+# Assets whose day D is complete only days after D ends (labels known after their horizon, and what is
+# built from them) carry this tag; the per-partition freshness checks leave them out.
+LATE_PARTITIONS_TAG = "featurestore/late_partitions"

@@ -13,14 +13,13 @@ import dagster as dg
 from feature_assets.features.factory import snapshots_key
 from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
-from feature_assets.repo import TABLES
-from feature_store.churn import champion_training_window
+from feature_assets.repo import REPO, TABLES
 from feature_store.declarations import WindowedTable
-from feature_store.delta_tables import DeltaTables
-from feature_store.drift import DriftResult, compute_drift
-from feature_store.reports import report_store
-from feature_store.settings import Settings
-from feature_store.timeutil import parse_day
+from feature_store.monitoring.drift import DriftResult, compute_drift, training_window
+from feature_store.monitoring.reports import report_store
+from feature_store.offline.delta_tables import DeltaTables
+from feature_store.runtime.settings import Settings
+from feature_store.runtime.timeutil import parse_day
 from resources import DeltaLakeResource, MLflowResource, SparkResource
 
 MONITORING_GROUP = "monitoring"
@@ -44,10 +43,10 @@ def reference_window(
 ) -> tuple[tuple[date, date], str]:
     if config.reference_first and config.reference_last:
         return (parse_day(config.reference_first), parse_day(config.reference_last)), "configured"
-    if config.use_champion_window:
-        window = champion_training_window(mlflow_tracking.client())
+    if config.use_champion_window and REPO.drift_reference_model:
+        window = training_window(mlflow_tracking.client(), REPO.drift_reference_model)
         if window is not None and window[1] < day:
-            return window, "the champion model's training window"
+            return window, f"the training window of {REPO.drift_reference_model}'s champion"
     return (
         day - timedelta(days=config.reference_days),
         day - timedelta(days=1),

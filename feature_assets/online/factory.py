@@ -10,7 +10,7 @@ from feature_assets.lib.check_results import partition_results
 from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_store.declarations import WindowedTable
-from feature_store.online_sync import check_online_matches_offline, publish_rows
+from feature_store.online.sync import check_online_matches_offline, publish_rows
 from resources import DeltaLakeResource, OnlineStoreResource, SparkResource
 
 ONLINE_GROUP = "online"

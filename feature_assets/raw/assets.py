@@ -5,11 +5,11 @@ from collections import Counter
 import dagster as dg
 
 from feature_assets.lib.metadata import column_schema, table_metadata
-from feature_assets.lib.policies import DAILY_FRESHNESS, SPARK_POOL
+from feature_assets.lib.policies import DAILY_FRESHNESS, LATE_PARTITIONS_TAG, SPARK_POOL
 from feature_assets.partitions import daily_partitions, partition_days
 from feature_assets.repo import LANDED_SOURCES
 from feature_store.declarations import Source
-from feature_store.ingest import REJECTED_ROWS_TABLE, ingest_days
+from feature_store.offline.ingest import REJECTED_ROWS_TABLE, ingest_days
 from resources import DeltaLakeResource, LandingZoneResource, SparkResource
 
 RAW_GROUP = "raw"
@@ -33,7 +33,7 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
         metadata={**table_metadata(source.table), **column_schema(source.columns)},
         code_version="1",
         owners=["team:data-platform"],
-        tags={"layer": "raw"},
+        tags={"layer": "raw", **({LATE_PARTITIONS_TAG: "true"} if source.complete_after_days else {})},
     )
     def raw_asset(
         context: dg.AssetExecutionContext,

@@ -12,8 +12,8 @@ from feature_assets.partitions import daily_partitions, partition_days
 from feature_assets.raw.assets import raw_asset_key
 from feature_assets.repo import LANDED_SOURCES
 from feature_store.declarations import Source
-from feature_store.ingest import REJECTED_ROWS_TABLE
-from feature_store.quality import SAMPLE, Outcome
+from feature_store.offline.ingest import REJECTED_ROWS_TABLE
+from feature_store.offline.quality import SAMPLE, Outcome
 from resources import DeltaLakeResource, SparkResource
 
 

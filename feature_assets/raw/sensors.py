@@ -36,7 +36,7 @@ from feature_assets.partitions import daily_partitions
 from feature_assets.raw.assets import raw_asset_key
 from feature_assets.repo import LANDED_SOURCES
 from feature_store.declarations import Source
-from feature_store.landing import fingerprint
+from feature_store.offline.landing import fingerprint
 from resources import LandingZoneResource
 
 DEFAULT_MIN_INTERVAL_SECONDS = 60

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from feature_store import variables as V
+from feature_store.runtime import variables as V
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from feature_store import variables as V
+from feature_store.runtime import variables as V
 
 AUTH_MODES = ("key", "sas", "service_principal", "managed_identity", "workload_identity")
 DFS_SUFFIX = "dfs.core.windows.net"

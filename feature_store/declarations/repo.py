@@ -9,6 +9,7 @@ loading with an error that names the declaration and the field.
 from __future__ import annotations
 
 import importlib
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from feature_store.declarations.functions import FeatureFunction
 from feature_store.declarations.sources import Entity, Source
 from feature_store.declarations.tables import FeatureTableDeclaration, TransformTable, WindowedTable
 
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
 
 @dataclass(frozen=True)
 class Repo:
@@ -27,9 +30,17 @@ class Repo:
     entities: tuple[Entity, ...] = ()
     tables: tuple[FeatureTableDeclaration, ...] = ()
     functions: tuple[FeatureFunction, ...] = ()
+    # Modules (`package.module`) whose Dagster assets and checks join the generated ones in the code
+    # location, e.g. a model trained on the repo's tables; imported when the definitions load.
+    asset_modules: tuple[str, ...] = ()
+    # The registered MLflow model whose champion's training days are the drift reports' reference.
+    drift_reference_model: str | None = None
 
     def __post_init__(self) -> None:
         where = f"repo {self.name!r}"
+        for i, module in enumerate(self.asset_modules):
+            require(bool(_MODULE.fullmatch(module)), where, f"asset_modules[{i}]",
+                    f"{module!r} is not a dotted module name")  # fmt: skip
         for field, items, key in (
             ("sources", self.sources, lambda s: s.name),
             ("entities", self.entities, lambda e: e.name),
@@ -110,7 +121,7 @@ def configured_repo_module(env: Mapping[str, str] | None = None, directory: Path
     """Which repo module to load: FEATURE_STORE_REPO if set, else `[tool.featurestore] repo` in the
     pyproject.toml of `directory` (default: the working directory, where `dagster dev` runs), else the
     variable's default (the churn example)."""
-    from feature_store import variables as V
+    from feature_store.runtime import variables as V
 
     if V.REPO.is_set(env):
         return V.REPO.value(env)  # type: ignore[return-value]

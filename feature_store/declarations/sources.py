@@ -54,9 +54,13 @@ class Source:
     landing_dir: str | None = None
     required: tuple[str, ...] = ()
     non_negative: tuple[str, ...] = ()
+    # Days after day D ends before D's data is complete (labels, known only after their horizon).
+    complete_after_days: int = 0
 
     def __post_init__(self) -> None:
         where = f"source {self.name!r}"
+        require(self.complete_after_days >= 0, where, "complete_after_days",
+                f"{self.complete_after_days} is negative")  # fmt: skip
         check_identifier(self.name, where, "name")
         check_table_name(self.table, where, "table")
         require(bool(self.columns), where, "columns", "a source needs at least one column")

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from feature_store.delta_tables import TableNotFound
 from feature_store.governance.config import AccessConfig, ConfigFile
 from feature_store.governance.statements import (
     GrantChange,
@@ -33,6 +32,7 @@ from feature_store.governance.statements import (
     parse_statement,
 )
 from feature_store.governance.store import AuditEntry, Grant, GrantStore, now
+from feature_store.offline.delta_tables import TableNotFound
 
 SELECT, MODIFY, ALL = Privilege.SELECT, Privilege.MODIFY, Privilege.ALL_PRIVILEGES
 

@@ -1,4 +1,4 @@
-"""`featurestore sql` (GRANT, REVOKE, SHOW GRANTS) and `featurestore audit` (registered in feature_store/cli.py).
+"""`featurestore sql` (GRANT, REVOKE, SHOW GRANTS) and `featurestore audit` (registered in feature_store/cli/main.py).
 
 Both act as the deployment's principal (FEATURE_STORE_PRINCIPAL, else the OS user). Spark starts only
 when a statement names a table, to check that the table exists.
@@ -11,10 +11,10 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from feature_store.delta_tables import TableNotFound
 from feature_store.governance.access import GrantResult, PermissionDenied
 from feature_store.governance.statements import GrantSyntaxError, split_statements
-from feature_store.settings import Settings
+from feature_store.offline.delta_tables import TableNotFound
+from feature_store.runtime.settings import Settings
 
 
 def add_sql(subparsers: argparse._SubParsersAction) -> None:
@@ -46,8 +46,8 @@ def run_sql(args: argparse.Namespace) -> int:
 
     @cache
     def tables():  # noqa: ANN202 (DeltaTables; importing it here would load Spark's modules for nothing)
-        from feature_store.delta_tables import DeltaTables
-        from feature_store.spark import build_spark_session
+        from feature_store.offline.delta_tables import DeltaTables
+        from feature_store.runtime.spark import build_spark_session
 
         print("starting Spark to check the table exists...", file=sys.stderr, flush=True)
         return DeltaTables(

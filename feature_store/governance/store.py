@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from feature_store.governance.statements import GrantChange, Privilege, Securable
-from feature_store.redaction import MASK, redact_text
+from feature_store.runtime.redaction import MASK, redact_text
 
 _metadata = sa.MetaData()
 _grants = sa.Table(

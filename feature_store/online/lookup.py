@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from feature_store.lookups import FeatureLookup
 from feature_store.online.base import TS_COLUMN, OnlineStore, ReadRequest
+from feature_store.training.lookups import FeatureLookup
 
 
 class LookupInputError(ValueError):

@@ -22,7 +22,7 @@ from pyspark.sql import types as T
 
 from feature_store.online.base import DEFAULT_MAX_ROW_BYTES, InvalidRowError, OnlineStoreError
 from feature_store.online.specs import OnlineStoreSpec
-from feature_store.spark import is_remote_session
+from feature_store.runtime.spark import is_remote_session
 
 # Spark types whose values the row encoding stores and reads back with the same type.
 _SUPPORTED = (

@@ -10,7 +10,7 @@ secret at all; each process that opens it gets tokens from its own managed or wo
 
 `AzureCosmosDBSpec` is the Databricks spelling used by the seed snippets: its secret prefixes
 (`<scope>/<prefix>`) name the secret `<prefix>-authorization-key` of `<scope>`, read through
-`feature_store.secrets` (Key Vault when one is configured for the scope, else the environment variable
+`feature_store.runtime.secrets` (Key Vault when one is configured for the scope, else the environment variable
 `<SCOPE>_<KEY>`, e.g. `keyvault/cosmos-key` -> `KEYVAULT_COSMOS_KEY_AUTHORIZATION_KEY`).
 """
 
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feature_store import variables as V
 from feature_store.azure.identity import AzureIdentity
+from feature_store.runtime import variables as V
 
 if TYPE_CHECKING:
     from feature_store.online.base import OnlineStore
@@ -187,7 +187,7 @@ class AzureCosmosDBSpec(CosmosStoreSpec):
         container_name: str = "online_features",
         enable_endpoint_discovery: bool = True,
     ) -> None:
-        from feature_store import secrets
+        from feature_store.runtime import secrets
 
         _prefix_secret(read_secret_prefix or write_secret_prefix, "read_secret_prefix")  # malformed: fail now
         for name, value in (
@@ -203,7 +203,7 @@ class AzureCosmosDBSpec(CosmosStoreSpec):
             object.__setattr__(self, name, value)
 
     def for_reading(self) -> CosmosStoreSpec:
-        from feature_store import secrets
+        from feature_store.runtime import secrets
 
         return CosmosStoreSpec(
             self.endpoint,
@@ -253,7 +253,7 @@ def _auth(variable: V.Variable, choices: tuple[str, ...], env: Mapping[str, str]
 
 def _cosmos_from_env(env: Mapping[str, str]) -> CosmosStoreSpec:
     """Entra ID (FEATURE_STORE_COSMOS_AUTH=entra), else the key: FEATURE_STORE_COSMOS_KEY, or the Databricks
-    secret prefixes (FEATURE_STORE_COSMOS_WRITE_SECRET_PREFIX and _READ_) read through feature_store.secrets."""
+    secret prefixes (FEATURE_STORE_COSMOS_WRITE_SECRET_PREFIX and _READ_) read through feature_store.runtime.secrets."""
     if not V.COSMOS_ENDPOINT.is_set(env):
         raise V.SettingsError(f"FEATURE_STORE_ONLINE_STORE=cosmos needs {V.COSMOS_ENDPOINT.name}")
     where = {

@@ -27,9 +27,8 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from feature_store.delta_tables import qualified
 from feature_store.governance import PermissionDenied
-from feature_store.lookups import FeatureLookup
+from feature_store.offline.delta_tables import qualified
 from feature_store.online.base import OnlineStore
 from feature_store.online.catalog import read_published
 from feature_store.online.lookup import LookupInputError, OnlineFeatures, OnlineLookupPlan, bind_lookup
@@ -51,6 +50,7 @@ from feature_store.serving.requests import (
     unavailable,
     with_on_demand_features,
 )
+from feature_store.training.lookups import FeatureLookup
 
 log = logging.getLogger("feature_store.serving")
 

@@ -1,4 +1,4 @@
-"""`featurestore serve` and `featurestore serve-token` (registered in feature_store/cli.py)."""
+"""`featurestore serve` and `featurestore serve-token` (registered in feature_store/cli/main.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import os
 
-from feature_store.settings import Settings
+from feature_store.runtime.settings import Settings
 
 
 def add_serve(subparsers: argparse._SubParsersAction) -> None:

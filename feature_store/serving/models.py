@@ -63,7 +63,7 @@ class ServedModel:
 
 def plan_from_spec(spec: dict[str, Any]) -> OnlineLookupPlan:
     """The online lookups of a logged feature spec: latest values (serving has no event time)."""
-    from feature_store.models import lookups_from_spec
+    from feature_store.training.models import lookups_from_spec
 
     bound = []
     for lookup, entry in zip(lookups_from_spec(spec, timestamped=False), spec["lookups"], strict=True):
@@ -81,7 +81,7 @@ def load_model(name: str, version: str) -> ServedModel:
     """Load, plan and warm up version `version` of registered model `name`."""
     import mlflow.pyfunc
 
-    from feature_store.models import functions_from_spec
+    from feature_store.training.models import functions_from_spec
 
     pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     wrapper = pyfunc.unwrap_python_model()

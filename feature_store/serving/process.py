@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from feature_store.devservices import free_port
+from scripts.devservices import free_port
 
 
 @dataclass
@@ -36,7 +36,7 @@ class ServeProcess:
 
     def start(self) -> ServeProcess:
         self.port = self.port or free_port()
-        argv = [sys.executable, "-m", "feature_store.cli", "serve", "--port", str(self.port),
+        argv = [sys.executable, "-m", "feature_store.cli.main", "serve", "--port", str(self.port),
                 "--tokens-file", str(self.tokens_file), *self.extra_args]  # fmt: skip
         for model in self.models:
             argv += ["--model", model]

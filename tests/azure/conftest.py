@@ -26,7 +26,7 @@ import pytest
 import yaml
 from azure.storage.blob import BlobServiceClient
 
-from feature_store import devservices
+from scripts import devservices
 from tests.fakes.keyvault import KeyVault
 from tests.fakes.managed_identity import ManagedIdentityEndpoint
 from tests.fakes.tls import TlsFiles, make_tls_files

@@ -19,10 +19,10 @@ import dagster as dg
 
 
 def main(first: date, last: date) -> dict:
+    from examples.churn.demo import materialize_graph, run_partition
+    from examples.churn.repo import CUSTOMER_FEATURES, FEATURE_TABLES
     from feature_assets.definitions import defs, settings
-    from feature_assets.demo import materialize_graph, run_partition
     from feature_store import AzureCosmosDBSpec, FeatureLookup, FeatureStoreClient, dbutils
-    from feature_store.tables import CUSTOMER_FEATURES, FEATURE_TABLES
 
     with dg.DagsterInstance.get() as instance:
         results, drift_runs = materialize_graph(

@@ -21,7 +21,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from feature_store.generate import generate
+from examples.churn.generate import generate
 from feature_store.governance import GrantStore
 from tests.azure.conftest import FIRST, LAST, AzureDeployment, upload_landing
 from tests.services import REPO
@@ -146,7 +146,7 @@ def _database_text(url: str) -> str:
 
 
 def test_doctor_checks_every_component(graph_run: GraphRun, azure_deployment: AzureDeployment) -> None:
-    done = run(azure_deployment, [sys.executable, "-m", "feature_store.cli", "doctor"], 600)
+    done = run(azure_deployment, [sys.executable, "-m", "feature_store.cli.main", "doctor"], 600)
     lines = done.stdout.splitlines()
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert all(line.startswith("ok ") for line in lines), lines
@@ -167,7 +167,7 @@ def test_doctor_names_what_is_wrong_and_shows_no_secret(azure_deployment: AzureD
         "AZURE_BLOB_ACCOUNT_KEY": "d3Jvbmcta2V5LWZvci10aGUtYWNjb3VudA==",
     }
     checks = ["online store", "grants database", "mlflow", "key vault", "landing"]
-    done = run(azure_deployment, [sys.executable, "-m", "feature_store.cli", "doctor",
+    done = run(azure_deployment, [sys.executable, "-m", "feature_store.cli.main", "doctor",
                                   *(a for c in checks for a in ("--only", c))], 300, **wrong)  # fmt: skip
     assert done.returncode == 1
     lines = done.stdout.splitlines()

@@ -12,7 +12,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from feature_store.declarations import Column
-from feature_store.delta_tables import DeltaTables
+from feature_store.offline.delta_tables import DeltaTables
 from tests.azurite import DEVSTORE_KEY, emulator_azurite, use_emulator
 
 pytestmark = pytest.mark.slow

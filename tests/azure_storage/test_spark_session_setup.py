@@ -12,8 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from feature_store.cli import main
-from feature_store.spark import HADOOP_AZURE_COORDINATE, RESOLVE_LOG, delta_maven_coordinate, ivy_dir_from_env
+from feature_store.cli.main import main
+from feature_store.runtime.spark import (
+    HADOOP_AZURE_COORDINATE,
+    RESOLVE_LOG,
+    delta_maven_coordinate,
+    ivy_dir_from_env,
+)
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -23,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHILD = """
 import json
 from feature_store.azure.storage import account_conf
-from feature_store.spark import build_spark_session
+from feature_store.runtime.spark import build_spark_session
 
 extra = {}
 for mode, account in [("sas", "sasaccount"), ("service_principal", "spaccount")]:

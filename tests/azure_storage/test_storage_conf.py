@@ -19,8 +19,8 @@ from feature_store.azure.storage import (
     storage_hadoop_conf,
     storage_spark_conf,
 )
-from feature_store.spark import SparkSetupError, environment_conf, read_conf_file
-from feature_store.variables import SettingsError
+from feature_store.runtime.spark import SparkSetupError, environment_conf, read_conf_file
+from feature_store.runtime.variables import SettingsError
 
 HOST = "mydata.dfs.core.windows.net"
 IDENTITY = {"AZURE_TENANT_ID": "tenant-guid", "AZURE_CLIENT_ID": "client-guid"}

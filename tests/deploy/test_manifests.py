@@ -1,5 +1,5 @@
 """deploy/ against the code it deploys: every environment variable it sets is declared in
-feature_store/variables.py (or is one of a short list of external ones), the serving probes hit routes
+feature_store/runtime/variables.py (or is one of a short list of external ones), the serving probes hit routes
 the app serves, every COPY source in the Dockerfiles exists, the Dockerfiles pass hadolint, the Helm
 values agree with deploy/dagster/dagster.yaml, and docs/deploy-azure.md uses every file in deploy/."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from feature_store import variables as V
+from feature_store.runtime import variables as V
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -100,7 +100,7 @@ def test_every_variable_deploy_sets_is_declared_or_known_external() -> None:
     unknown = sorted(
         n for n in named if n not in V.REGISTRY and n not in EXTERNAL and n != "postgresql-password"
     )
-    assert not unknown, f"not declared in feature_store/variables.py: {unknown}"
+    assert not unknown, f"not declared in feature_store/runtime/variables.py: {unknown}"
 
 
 def test_the_shared_config_holds_no_secret() -> None:
@@ -120,11 +120,11 @@ def test_serving_probes_are_routes_the_app_serves_without_a_token(tmp_path: Path
     from fastapi.testclient import TestClient
 
     from feature_store.online.specs import SqliteStoreSpec
+    from feature_store.runtime.settings import Settings
     from feature_store.serving.app import create_app
     from feature_store.serving.auth import TokenAuthenticator
     from feature_store.serving.grants import ServingGrants
     from feature_store.serving.models import ModelWatcher
-    from feature_store.settings import Settings
 
     monkeypatch.setenv("FEATURE_STORE_HOME", str(tmp_path))
     settings = Settings.from_env()
@@ -204,7 +204,7 @@ def test_the_image_commands_exist() -> None:
         in code_location
     )
     cli = subprocess.run(
-        [sys.executable, "-c", "import sys; from feature_store.cli import main; sys.argv[0] = 'featurestore'; main()", "--help"],
+        [sys.executable, "-c", "import sys; from feature_store.cli.main import main; sys.argv[0] = 'featurestore'; main()", "--help"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert cli.returncode == 0

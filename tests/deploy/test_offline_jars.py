@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 OFFLINE_SESSION = """
 import sys
-from feature_store.spark import build_spark_session
+from feature_store.runtime.spark import build_spark_session
 spark = build_spark_session(master="local[1]", app_name="offline-check")
 path = sys.argv[1]
 spark.range(5).write.format("delta").save(path)
@@ -38,7 +38,7 @@ def test_a_session_starts_with_no_network_after_fetch_jars(tmp_path: Path) -> No
         [
             sys.executable,
             "-c",
-            "import sys; from feature_store.cli import main; sys.exit(main())",
+            "import sys; from feature_store.cli.main import main; sys.exit(main())",
             "fetch-jars",
         ],
         capture_output=True,

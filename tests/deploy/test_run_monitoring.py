@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from feature_store.devservices import free_port, port_open
+from scripts.devservices import free_port, port_open
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from feature_store.devservices import HOST, free_port
+from scripts.devservices import HOST, free_port
 
 
 class _Server(ThreadingHTTPServer):

@@ -13,7 +13,7 @@ import socket
 import ssl
 import threading
 
-from feature_store.devservices import HOST, free_port
+from scripts.devservices import HOST, free_port
 from tests.fakes.tls import TlsFiles
 
 

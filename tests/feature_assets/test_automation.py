@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pytest
 
+from examples.churn.repo import CUSTOMER_FEATURES, PRODUCT_FEATURES, TRANSACTIONS
 from feature_assets.automation import (
     SNAPSHOT_CONDITION,
     TILES_CONDITION,
@@ -18,7 +19,6 @@ from feature_assets.automation import (
 )
 from feature_assets.features.factory import build_feature_table, snapshots_key, tiles_key
 from feature_assets.raw.assets import raw_asset_key, raw_assets
-from feature_store.tables import CUSTOMER_FEATURES, PRODUCT_FEATURES, TRANSACTIONS
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)  # the latest daily partition is 2025-05-31
 D = date(2025, 5, 31)

@@ -20,12 +20,12 @@ from dagster_azure.blob import (
     AzureBlobStorageResource,
 )
 
+from examples.churn.repo import TRANSACTIONS
 from feature_assets.raw.sensors import build_landing_sensor
-from feature_store.delta_tables import DeltaTables
-from feature_store.ingest import REJECTED_ROWS_TABLE, ingest_days
-from feature_store.landing import LandedFile, UnreadableFile, fingerprint
-from feature_store.landing_blob import BlobLandingError, BlobLandingZone
-from feature_store.tables import TRANSACTIONS
+from feature_store.offline.delta_tables import DeltaTables
+from feature_store.offline.ingest import REJECTED_ROWS_TABLE, ingest_days
+from feature_store.offline.landing import LandedFile, UnreadableFile, fingerprint
+from feature_store.offline.landing_blob import BlobLandingError, BlobLandingZone
 from resources import BlobLandingZoneResource
 from resources.landing import blob_landing_resource
 from tests.azurite import DEVSTORE_KEY, emulator_azurite, use_emulator

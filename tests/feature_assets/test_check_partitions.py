@@ -8,9 +8,9 @@ import dagster as dg
 import pytest
 from pyspark.sql import functions as F
 
+from examples.churn.repo import CUSTOMER_FEATURES
 from feature_assets.definitions import all_assets, all_checks
-from feature_store.delta_tables import DeltaTables
-from feature_store.tables import CUSTOMER_FEATURES
+from feature_store.offline.delta_tables import DeltaTables
 from tests.feature_assets.test_feature_assets import CHAIN, DAYS, RANGE_TAGS, resources_for
 from tests.landing_files import land_three_days
 

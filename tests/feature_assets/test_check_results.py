@@ -7,7 +7,7 @@ import dagster as dg
 
 from feature_assets.lib.check_results import partition_results
 from feature_assets.partitions import partition_days
-from feature_store.quality import Outcome
+from feature_store.offline.quality import Outcome
 
 DAYS = ["2025-01-01", "2025-01-02", "2025-01-03"]
 PARTITIONS = dg.DailyPartitionsDefinition(start_date=DAYS[0], end_date="2025-01-05", timezone="UTC")

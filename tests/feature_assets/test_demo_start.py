@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from feature_store.settings import Settings, record_start_date
+from feature_store.runtime.settings import Settings, record_start_date
 
 pytestmark = pytest.mark.slow  # fresh Python processes importing Dagster
 LOAD = "from feature_assets.partitions import daily_partitions; print(daily_partitions.start.date())"
@@ -32,5 +32,5 @@ def test_definitions_start_where_the_demo_recorded(tmp_path: Path, monkeypatch: 
 
 def test_demo_loads_the_definitions_only_after_recording_the_start():
     """Importing the demo must not build the partitions yet: main() records the start first."""
-    code = "import sys, feature_assets.demo; print('feature_assets.partitions' in sys.modules)"
+    code = "import sys, examples.churn.demo; print('feature_assets.partitions' in sys.modules)"
     assert load_in_fresh_process(code) == "False"

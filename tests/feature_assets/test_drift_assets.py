@@ -7,10 +7,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from examples.churn.generate import generate
+from examples.churn.repo import CUSTOMER_FEATURES
 from feature_assets.definitions import all_assets, all_checks
-from feature_store.drift import numeric_features
-from feature_store.generate import generate
-from feature_store.tables import CUSTOMER_FEATURES
+from feature_store.monitoring.drift import numeric_features
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from feature_assets.definitions import all_assets, all_checks
 from feature_assets.jobs import all_checks_job
-from feature_store.delta_tables import DeltaTables
+from feature_store.offline.delta_tables import DeltaTables
 from resources import (
     DeltaLakeResource,
     LocalLandingZoneResource,

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from examples.churn.repo import LABELS, RAW_SOURCES, TRANSACTIONS
 from feature_assets.partitions import daily_partitions
 from feature_assets.raw.assets import raw_asset_key
 from feature_assets.raw.sensors import (
@@ -17,7 +18,6 @@ from feature_assets.raw.sensors import (
     parse_cursor,
     plan_requests,
 )
-from feature_store.tables import LABELS, RAW_SOURCES, TRANSACTIONS
 from resources import LocalLandingZoneResource
 
 START = daily_partitions.start.date()

@@ -11,10 +11,10 @@ import dagster as dg
 import mlflow
 import pytest
 
+from examples.churn.generate import CHURN_HORIZON_DAYS, generate
 from feature_assets.definitions import all_assets, all_checks
-from feature_assets.ml.assets import feature_store_client
-from feature_store.delta_tables import DeltaTables
-from feature_store.generate import CHURN_HORIZON_DAYS, generate
+from feature_assets.lib.client import feature_store_client
+from feature_store.offline.delta_tables import DeltaTables
 
 pytestmark = pytest.mark.slow
 

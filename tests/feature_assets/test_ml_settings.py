@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from feature_assets.ml.assets import run_settings
+from feature_assets.lib.client import run_settings
 from resources import DeltaLakeResource
 
 
@@ -35,7 +35,7 @@ def test_explicit_governance_uri_still_wins(tmp_path: Path, monkeypatch: pytest.
 
 def test_each_test_has_its_own_data_dir(tmp_path: Path):
     """The autouse fixture of tests/conftest.py: Settings.from_env() lands under this test's tmp dir."""
-    from feature_store.settings import Settings
+    from feature_store.runtime.settings import Settings
 
     settings = Settings.from_env()
     assert settings.home == tmp_path.resolve()

@@ -8,7 +8,7 @@ import pytest
 
 from feature_assets.definitions import all_assets, all_checks
 from feature_assets.jobs import all_checks_job
-from feature_store.delta_tables import DeltaTables
+from feature_store.offline.delta_tables import DeltaTables
 from feature_store.online.specs import SqliteStoreSpec
 from tests.landing_files import land_three_days
 

@@ -12,8 +12,8 @@ import pytest
 
 from feature_assets.features.factory import ALLOW_SCHEMA_CHANGE_TAG, build_feature_table
 from feature_store.declarations import Column, Entity, Feature, Source, TableDocs, WindowedTable
-from feature_store.delta_tables import DeltaTables, SchemaChangeRefused
-from feature_store.ingest import raw_table_columns
+from feature_store.offline.delta_tables import DeltaTables, SchemaChangeRefused
+from feature_store.offline.ingest import raw_table_columns
 from resources import DeltaLakeResource, SparkResource
 
 EVENTS = Source(

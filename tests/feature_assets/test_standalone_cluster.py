@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from feature_store.spark import LOCAL_DEFAULTS
+from feature_store.runtime.spark import LOCAL_DEFAULTS
 from tests.spark_cluster import HOST, QUICK_JVM, standalone_cluster, stop_group
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,7 +141,7 @@ def probe_python(batches):  # runs in the executors' Python workers
 
 
 def run_on_cluster(master: str, home: Path, redis_port: int, bare_python: str, out: Path) -> None:
-    from feature_store.spark import SparkSetupError, build_spark_session
+    from feature_store.runtime.spark import SparkSetupError, build_spark_session
 
     # The startup check: executors whose Python lacks the project refuse the session, naming the module.
     os.environ["PYSPARK_PYTHON"] = bare_python
@@ -272,7 +272,7 @@ def test_pipeline_on_two_worker_cluster_with_only_the_wheel_equals_local(
         assert "ClassNotFoundException" not in executor_log
         assert executor_log.count("Finished task") >= 10, f"{name}: {executor_log[-3000:]}"
 
-    from feature_store.delta_tables import DeltaTables
+    from feature_store.offline.delta_tables import DeltaTables
 
     on_cluster = DeltaTables(spark, str(cluster_home / "delta"))
     for name, columns in COMPARED_TABLES.items():

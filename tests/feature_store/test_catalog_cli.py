@@ -8,9 +8,9 @@ from datetime import datetime
 
 import pytest
 
-from feature_store.cli import main
-from feature_store.client import FeatureStoreClient
-from feature_store.settings import Settings
+from feature_store.cli.main import main
+from feature_store.client.core import FeatureStoreClient
+from feature_store.runtime.settings import Settings
 
 TABLE = "fs.catalog_customers"
 

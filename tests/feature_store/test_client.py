@@ -11,8 +11,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType, TimestampType
 
+from examples.churn.repo import CUSTOMER_FEATURES, TRANSACTIONS
 from feature_store import FeatureStoreClient, Settings
-from feature_store.client import (
+from feature_store.client.core import (
     DuplicateKeys,
     Feature,
     MissingColumns,
@@ -22,10 +23,9 @@ from feature_store.client import (
     TableAlreadyExists,
     TableNotFound,
 )
-from feature_store.delta_tables import DeltaTables
-from feature_store.feature_tables import catalog_properties
+from feature_store.offline.delta_tables import DeltaTables
+from feature_store.offline.feature_tables import catalog_properties
 from feature_store.offline.windowed import tile_schema
-from feature_store.tables import CUSTOMER_FEATURES, TRANSACTIONS
 
 NAME = "feature_store.spend"
 T1, T2 = "2025-01-02 00:00:00", "2025-01-03 00:00:00"

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from feature_store.cli import main
-from feature_store.client import FeatureStoreClient
+from feature_store.cli.main import main
+from feature_store.client.core import FeatureStoreClient
 from feature_store.governance import REQUIRED, GrantSyntaxError, PermissionDenied, Privilege
-from feature_store.lookups import FeatureLookup
-from feature_store.settings import Settings
+from feature_store.runtime.settings import Settings
+from feature_store.training.lookups import FeatureLookup
 
 TABLE = "gov.customers"
 NEW_TABLES_SCHEMA = "gov_new"
@@ -63,7 +63,7 @@ def _log_model(world: World) -> str:
     import mlflow.sklearn
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from feature_store.churn import SKOPS_TRUSTED_TYPES
+    from examples.churn.model import SKOPS_TRUSTED_TYPES
 
     training = world.admin.create_training_set(
         labels(world.spark), LOOKUPS, label="label", exclude_columns=["customer_id", "event_ts"]

@@ -12,10 +12,10 @@ import pytest
 from pyspark.sql import functions as F
 
 from feature_store import FeatureLookup, FeatureStoreClient, Settings, SqliteStoreSpec
-from feature_store.client import TableNotFound
+from feature_store.client.core import TableNotFound
 from feature_store.online.lookup import LookupInputError
 from feature_store.online.specs import AzureCosmosDBSpec
-from feature_store.secrets import SecretError
+from feature_store.runtime.secrets import SecretError
 
 T1, T2 = "2025-01-02 00:00:00", "2025-01-03 00:00:00"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from feature_store import variables as V
-from feature_store.cli import main
-from feature_store.config_cli import reference_markdown
-from feature_store.redaction import redact_text, redact_uri
-from feature_store.settings import Settings, SettingsError
+from feature_store.cli.config import reference_markdown
+from feature_store.cli.main import main
+from feature_store.runtime import variables as V
+from feature_store.runtime.redaction import redact_text, redact_uri
+from feature_store.runtime.settings import Settings, SettingsError
 
 REPO = Path(__file__).resolve().parents[2]
 # Names that look like ours but are not variables this project reads.
@@ -40,7 +40,7 @@ def test_every_variable_named_in_the_code_is_declared() -> None:
         for match in VARIABLE.finditer(path.read_text(errors="replace")):
             named.setdefault(match.group(1), set()).add(str(path.relative_to(REPO)))
     undeclared = {n: sorted(p) for n, p in named.items() if n not in V.REGISTRY and n not in NOT_VARIABLES}
-    assert not undeclared, f"declare these in feature_store/variables.py: {undeclared}"
+    assert not undeclared, f"declare these in feature_store/runtime/variables.py: {undeclared}"
 
 
 def test_the_committed_reference_is_the_generated_one() -> None:

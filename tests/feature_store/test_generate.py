@@ -1,4 +1,4 @@
-"""The synthetic data generator and the `featurestore generate` command."""
+"""The synthetic data generator and the `python -m examples.churn generate` command."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from feature_store import generate as gen
-from feature_store.cli import main
-from feature_store.generate import DAY_US, GenerationError, generate, partition_file
-from feature_store.tables import LABELS, TRANSACTIONS
+from examples.churn import generate as gen
+from examples.churn.cli import main
+from examples.churn.generate import DAY_US, GenerationError, generate, partition_file
+from examples.churn.repo import LABELS, TRANSACTIONS
 
 START, END = date(2025, 1, 1), date(2025, 3, 11)  # 70 days: labels for the first 40
 DRIFT_FROM = date(2025, 2, 20)

@@ -6,9 +6,9 @@ from datetime import date
 import pyarrow as pa
 import pytest
 
-from feature_store.ingest import REJECTED_ROWS_TABLE, IngestError, ingest_days
-from feature_store.landing import LocalLandingZone
-from feature_store.tables import TRANSACTIONS
+from examples.churn.repo import TRANSACTIONS
+from feature_store.offline.ingest import REJECTED_ROWS_TABLE, IngestError, ingest_days
+from feature_store.offline.landing import LocalLandingZone
 from tests.landing_files import ts, txn, write_landing
 
 DAY = date(2025, 1, 2)

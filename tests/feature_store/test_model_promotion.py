@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-from feature_store.models import promote
+from feature_store.training.models import promote
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

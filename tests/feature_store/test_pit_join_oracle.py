@@ -1,4 +1,4 @@
-"""Point-in-time joins (feature_store.pit_join) against a brute-force oracle that, for every input row and
+"""Point-in-time joins (feature_store.training.pit_join) against a brute-force oracle that, for every input row and
 every lookup, scans every snapshot row (DESIGN.md, Time semantics).
 
 The join reads `_metadata` (the file write time breaks ties) from the snapshots, so each example writes its snapshot
@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from feature_store.lookups import FeatureLookup
-from feature_store.pit_join import BoundFeatureLookup, point_in_time_join
+from feature_store.training.lookups import FeatureLookup
+from feature_store.training.pit_join import BoundFeatureLookup, point_in_time_join
 
 # Naive datetimes: Python converts them to and from Spark with the same (local) zone, and no DST change
 # falls inside the grid, so they round-trip unchanged.

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from feature_store import devservices
-from feature_store.reports import BlobReportStore, LocalReportStore, report_store
-from feature_store.variables import SettingsError
+from feature_store.monitoring.reports import BlobReportStore, LocalReportStore, report_store
+from feature_store.runtime.variables import SettingsError
+from scripts import devservices
 
 
 def _report(tmp_path: Path) -> Path:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from feature_store.cli import main
-from feature_store.scaffold import ScaffoldError, package_name, scaffold
+from feature_store.cli.main import main
+from feature_store.cli.scaffold import ScaffoldError, package_name, scaffold
 
 BIN = Path(sys.executable).parent
 

@@ -1,5 +1,5 @@
 """FeatureStoreClient.create_training_set on real Delta tables: exact point-in-time rows, and every bad
-input refused with an error naming the problem before any Spark job (feature_store/training.py)."""
+input refused with an error naming the problem before any Spark job (feature_store/training/training_set.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from feature_store import FeatureStoreClient, Settings
-from feature_store.client import TableNotFound
+from feature_store.client.core import TableNotFound
 from feature_store.declarations import FeatureFunction
-from feature_store.delta_tables import qualified
-from feature_store.lookups import FeatureLookup
-from feature_store.training import TrainingSetError
+from feature_store.offline.delta_tables import qualified
+from feature_store.training.lookups import FeatureLookup
+from feature_store.training.training_set import TrainingSetError
 from tests.on_demand import per
 
 CUSTOMERS, STORES = "fs.customers", "fs.stores"

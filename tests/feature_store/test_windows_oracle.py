@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
+from examples.churn.repo import CUSTOMER_FEATURES
 from feature_store.offline.windowed import compute_daily_tiles, compute_snapshots
-from feature_store.tables import CUSTOMER_FEATURES
 
 EPOCH = date(2025, 1, 1)
 SMALL_WINDOWS = dataclasses.replace(

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feature_store.delta_tables import TableNotFound
 from feature_store.governance import (
     AccessConfig,
     AccessConfigError,
@@ -26,6 +25,7 @@ from feature_store.governance import (
     Privilege,
     Securable,
 )
+from feature_store.offline.delta_tables import TableNotFound
 
 SELECT, MODIFY, ALL = Privilege.SELECT, Privilege.MODIFY, Privilege.ALL_PRIVILEGES
 TABLE = "feature_store.customer_features"

@@ -7,8 +7,8 @@ import traceback
 
 import pytest
 
-from feature_store.devservices import free_port
 from feature_store.governance.store import GovernanceUnavailable, GrantStore
+from scripts.devservices import free_port
 
 PASSWORD = "Planted-Grants-Pw-7"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from feature_store import devservices
 from feature_store.online.base import OnlineStore
+from scripts import devservices
 
 STORE_KINDS = [
     "sqlite",

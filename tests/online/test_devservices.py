@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from feature_store import devservices
+from scripts import devservices
 
 
 def test_terminate_group_falls_back_to_sigkill_for_a_process_ignoring_sigterm():

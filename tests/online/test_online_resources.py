@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from feature_store.azure.identity import AzureIdentity
 from feature_store.online.specs import AzureCosmosDBSpec, CosmosStoreSpec
-from feature_store.settings import Settings
+from feature_store.runtime.settings import Settings
 from resources.online import AzureIdentityConfig, CosmosOnlineStoreResource, RedisOnlineStoreResource
 from resources.profiles import online_store_resource
 

@@ -18,9 +18,9 @@ import pytest
 import redis
 from pyspark.sql import functions as F
 
-from feature_store import devservices
 from feature_store.online.publish import PublishError, publish_dataframe
 from feature_store.online.specs import RedisStoreSpec
+from scripts import devservices
 
 pytestmark = pytest.mark.slow
 

@@ -60,8 +60,8 @@ def test_ping_is_false_when_nothing_listens():
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    from feature_store import devservices
     from feature_store.online.redis_store import RedisOnlineStore
+    from scripts import devservices
 
     store = RedisOnlineStore(
         "127.0.0.1", devservices.free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from feature_store import secrets
 from feature_store.azure.identity import AzureIdentity
 from feature_store.online.specs import (
     AzureCosmosDBSpec,
@@ -17,8 +16,9 @@ from feature_store.online.specs import (
     SqliteStoreSpec,
     spec_from_env,
 )
-from feature_store.secrets import SecretError
-from feature_store.variables import SettingsError
+from feature_store.runtime import secrets
+from feature_store.runtime.secrets import SecretError
+from feature_store.runtime.variables import SettingsError
 
 WRITE_KEY = "cGxhbnRlZC13cml0ZS1rZXk="
 READ_KEY = "cGxhbnRlZC1yZWFkLWtleQ=="

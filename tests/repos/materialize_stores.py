@@ -26,7 +26,7 @@ def order(oid: str, store: int, region: str, channel: str, amount: float, at: st
 
 def main(home: Path) -> dict:
     from feature_assets.definitions import all_assets, all_checks
-    from feature_store.delta_tables import DeltaTables
+    from feature_store.offline.delta_tables import DeltaTables
     from resources import (
         DeltaLakeResource,
         LocalLandingZoneResource,

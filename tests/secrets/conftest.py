@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from feature_store import secrets
+from feature_store.runtime import secrets
 from tests.fakes.keyvault import KeyVault
 from tests.fakes.managed_identity import ManagedIdentityEndpoint
 from tests.fakes.tls import TlsFiles, make_tls_files

@@ -20,11 +20,11 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from feature_store import devservices
 from feature_store.azure.identity import AzureIdentity
 from feature_store.online import ReadRequest
 from feature_store.online.cosmos_store import CosmosOnlineStore
 from feature_store.online.specs import AzureCosmosDBSpec, CosmosStoreSpec, spec_from_env
+from scripts import devservices
 from tests.fakes.keyvault import KeyVault
 from tests.fakes.managed_identity import ManagedIdentityEndpoint
 from tests.fakes.tls import TlsFiles

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from feature_store import devservices
 from feature_store.azure.identity import REDIS_SCOPE, AzureIdentity
 from feature_store.online import ReadRequest
 from feature_store.online.specs import RedisStoreSpec, spec_from_env
+from scripts import devservices
 from tests.fakes.managed_identity import IssuedToken, ManagedIdentityEndpoint
 from tests.services import SERVICES_ROOT
 

@@ -14,7 +14,7 @@ from azure.identity import (
 )
 
 from feature_store.azure.identity import AzureIdentity
-from feature_store.variables import SettingsError
+from feature_store.runtime.variables import SettingsError
 from tests.fakes.managed_identity import ManagedIdentityEndpoint
 
 SECRET = "planted-service-principal-secret"

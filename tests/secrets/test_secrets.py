@@ -1,4 +1,4 @@
-"""feature_store.secrets: the environment, Key Vault over TLS through a managed identity, the cache, the
+"""feature_store.runtime.secrets: the environment, Key Vault over TLS through a managed identity, the cache, the
 per-scope vault mapping, and errors that say where a secret was looked for but never show a value."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from feature_store import secrets
-from feature_store.secrets import SecretError, Secrets, env_var, parse_scopes
-from feature_store.variables import SettingsError
+from feature_store.runtime import secrets
+from feature_store.runtime.secrets import SecretError, Secrets, env_var, parse_scopes
+from feature_store.runtime.variables import SettingsError
 from tests.fakes.keyvault import RESOURCE, KeyVault
 from tests.fakes.managed_identity import ManagedIdentityEndpoint
 from tests.secrets.conftest import PLANTED, assert_no_secret
@@ -155,7 +155,7 @@ def test_an_identity_without_access_is_refused_by_the_vault(key_vault: KeyVault)
 
 
 def test_an_unreachable_vault_says_so(tls, identity_endpoint, monkeypatch):
-    from feature_store.devservices import free_port
+    from scripts.devservices import free_port
 
     url = f"https://127.0.0.1:{free_port()}/"
     monkeypatch.setenv("FEATURE_STORE_KEY_VAULT_URL", url)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from feature_store import devservices
 from feature_store.serving.process import ServeProcess
+from scripts import devservices
 
 MODEL = "serve_test_model"
 CUSTOMERS, PRODUCTS = "fs.serve_customers", "fs.serve_products"
@@ -66,7 +66,7 @@ def train_and_register(client, spark, seed: int = 0) -> str:
     and point `champion` at it; returns the version."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from feature_store.lookups import FeatureLookup
+    from feature_store.training.lookups import FeatureLookup
 
     labels = spark.createDataFrame(
         [(f"C{i % 40:03d}", i % 10, T2, float(i % 3), (i * 7 + seed) % 2) for i in range(200)],
@@ -96,7 +96,7 @@ def log_champion(client, model, training, name: str) -> str:
     import mlflow.sklearn
     from mlflow import MlflowClient
 
-    from feature_store.churn import SKOPS_TRUSTED_TYPES
+    from examples.churn.model import SKOPS_TRUSTED_TYPES
 
     client.settings.configure_mlflow()
     with mlflow.start_run():
@@ -111,10 +111,10 @@ def log_champion(client, model, training, name: str) -> str:
 
 @pytest.fixture(scope="session")
 def world(spark, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    from feature_store.client import FeatureStoreClient
+    from feature_store.client.core import FeatureStoreClient
     from feature_store.online.specs import RedisStoreSpec, SqliteStoreSpec
+    from feature_store.runtime.settings import Settings
     from feature_store.serving.auth import new_token
-    from feature_store.settings import Settings
 
     home = tmp_path_factory.mktemp("served")
     redis_state = tmp_path_factory.mktemp("serve-redis")

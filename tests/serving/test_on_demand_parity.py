@@ -27,7 +27,7 @@ REQUESTS = [(f"C{i:03d}", i % 10, float((i * 7) % 11)) for i in range(0, 40, 3)]
 
 
 def lookups():
-    from feature_store.lookups import FeatureLookup
+    from feature_store.training.lookups import FeatureLookup
 
     return [
         FeatureLookup(
@@ -41,8 +41,8 @@ def lookups():
 
 @pytest.fixture(scope="module")
 def client(spark, world: World):
-    from feature_store.client import FeatureStoreClient
-    from feature_store.settings import Settings
+    from feature_store.client.core import FeatureStoreClient
+    from feature_store.runtime.settings import Settings
 
     return FeatureStoreClient(spark=spark, settings=Settings.from_env(world.env))
 
@@ -81,7 +81,7 @@ def by_customer(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_the_feature_spec_names_the_functions(model_uri: str) -> None:
-    from feature_store.models import feature_spec
+    from feature_store.training.models import feature_spec
 
     spec = feature_spec(model_uri)
     assert spec["functions"] == [f.to_spec() for f in FUNCTIONS]

@@ -46,8 +46,8 @@ LOOKUPS = [
 
 def latest_rows(spark, world: World, table: str, key: str) -> dict:
     """Each key's latest row of the Delta table, read with Spark: what the online store must serve."""
-    from feature_store.delta_tables import DeltaTables
-    from feature_store.settings import Settings
+    from feature_store.offline.delta_tables import DeltaTables
+    from feature_store.runtime.settings import Settings
 
     frame = DeltaTables(spark, Settings.from_env(world.env).delta_root).read(table).toPandas()
     latest = frame.sort_values("feature_ts").groupby(key).tail(1)
@@ -59,8 +59,8 @@ def expected_predictions(
 ) -> np.ndarray:
     """The champion loaded as a plain pyfunc, on features recomputed from the Delta snapshot rows: each
     key's latest row, renamed and defaulted as the model's lookups say, in the model's column order."""
-    from feature_store.models import feature_spec
-    from feature_store.settings import Settings
+    from feature_store.runtime.settings import Settings
+    from feature_store.training.models import feature_spec
 
     Settings.from_env(world.env).configure_mlflow()
     uri = f"models:/{MODEL}@champion"
@@ -198,7 +198,7 @@ def test_principals_need_select_on_every_table_the_request_reads(server: Server,
     assert _lookup(server, CUSTOMERS, _as(world, "partial")).status_code == 200
 
     # Denials reach the audit log (written off the request path, so poll briefly).
-    from feature_store.settings import Settings
+    from feature_store.runtime.settings import Settings
 
     access = Settings.from_env(world.env).access_control()
     deadline = time.monotonic() + 10
@@ -213,7 +213,7 @@ def test_principals_need_select_on_every_table_the_request_reads(server: Server,
 
 
 def test_grants_and_revokes_reach_a_running_server(server: Server, world: World) -> None:
-    from feature_store.settings import Settings
+    from feature_store.runtime.settings import Settings
 
     def status_within(expected: int, seconds: float = 10.0) -> int:
         deadline = time.monotonic() + seconds
@@ -301,7 +301,7 @@ def test_schemathesis_finds_no_server_error(server: Server, world: World) -> Non
 def test_online_store_down_gives_503_fast_and_recovers(world: World) -> None:
     """A hung Redis (SIGSTOP): answers are 503 within the store timeout, not stuck; once Redis is back
     (SIGCONT), requests succeed again without restarting the endpoint."""
-    from feature_store import devservices
+    from scripts import devservices
 
     server = start_server(world, "redis", ["--store-timeout", "0.3"])
     pid = _redis_pid(world)
@@ -371,8 +371,8 @@ def _redis_pid(world: World) -> int:
 
 
 def test_alias_move_is_picked_up_while_requests_keep_succeeding(spark, world: World) -> None:
-    from feature_store.client import FeatureStoreClient
-    from feature_store.settings import Settings
+    from feature_store.client.core import FeatureStoreClient
+    from feature_store.runtime.settings import Settings
     from tests.serving.conftest import train_and_register
 
     server = start_server(world, "sqlite", ["--poll-seconds", "0.5"])

@@ -1,5 +1,5 @@
 """A Spark Connect server from the installed pyspark package, with the Delta jars, extension and catalog,
-started once per test session (feature_store.devservices, service "spark-connect"), and a Connect
+started once per test session (scripts.devservices, service "spark-connect"), and a Connect
 session on it next to the test process's classic `spark` session."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ SERVER_CONF = {
 
 @pytest.fixture(scope="session")
 def connect_url(tmp_path_factory: pytest.TempPathFactory, wheel_envs):
-    from feature_store import devservices
-    from feature_store.spark import ivy_dir_from_env, maven_packages, resolve_jars
+    from feature_store.runtime.spark import ivy_dir_from_env, maven_packages, resolve_jars
+    from scripts import devservices
 
     jars = [j.removeprefix("file://") for j in resolve_jars(maven_packages(), ivy_dir_from_env())]
     python = str(wheel_envs("connect-server"))
@@ -45,7 +45,7 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory, wheel_envs):
 @pytest.fixture(scope="session")
 def connect(connect_url):
     """A Connect session built by build_spark_session (remote=...), the engine's own path."""
-    from feature_store.spark import build_spark_session, is_remote_session
+    from feature_store.runtime.spark import build_spark_session, is_remote_session
 
     session = build_spark_session(remote=connect_url, app_name="featurestore-connect-tests")
     assert is_remote_session(session)

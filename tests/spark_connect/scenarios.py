@@ -2,7 +2,7 @@
 
 The test process runs each on its classic session; a child process (`python -m
 tests.spark_connect.scenarios NAME URL HOME REDIS_PORT OUT`) runs it on a Connect session, because
-pyspark.sql.functions serve one kind of session per process (feature_store/spark.py)."""
+pyspark.sql.functions serve one kind of session per process (feature_store/runtime/spark.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from feature_store import FeatureStoreClient, Settings
-from feature_store.delta_tables import DeltaTables
+from feature_store.offline.delta_tables import DeltaTables
 from feature_store.online.specs import RedisStoreSpec
-from feature_store.training import FeatureLookup
+from feature_store.training.training_set import FeatureLookup
 
 TABLE = "feature_store.spend"
 LOOKUPS = [FeatureLookup(TABLE, "customer_id", timestamp_lookup_key="event_ts")]
@@ -140,7 +140,7 @@ def graph_scenario(home: Path, redis_server, **spark) -> dict:
 
 
 def main() -> None:
-    from feature_store.spark import build_spark_session
+    from feature_store.runtime.spark import build_spark_session
 
     name, url, home, redis_port, out = sys.argv[1:6]
     redis = SimpleNamespace(host="127.0.0.1", port=int(redis_port))

@@ -1,0 +1,1 @@
+"""Examples of feature repos built on the engine."""

@@ -1,0 +1,5 @@
+import sys
+
+from examples.churn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The `featurestore` command line: one module per command group (main.py wires them)."""

@@ -1,0 +1,1 @@
+"""The Python client (Databricks-style `FeatureStoreClient`): tables, training sets, models, online publish."""

@@ -1,0 +1,1 @@
+"""Drift reports (Evidently) and where reports are stored."""

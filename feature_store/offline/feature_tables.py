@@ -1,0 +1,130 @@
+"""Compute and store a windowed feature table for a range of days: tiles, then snapshots.
+
+These are the two steps each feature table's assets call; a range is one Spark job per step,
+so a year of backfill costs a few jobs, and writing any range gives the same rows as writing
+its days one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from pyspark.sql import functions as F
+
+from feature_store.declarations import Repo, TransformTable, WindowedTable
+from feature_store.offline.delta_tables import DeltaTables
+from feature_store.offline.quality import missing_days, rows_per_day
+from feature_store.offline.transform import compute_transform, read_inputs
+from feature_store.offline.windowed import compute_daily_tiles, compute_snapshots, tile_range_for, tile_schema
+from feature_store.runtime.timeutil import days
+
+TABLE_PROPERTIES_PREFIX = "featurestore."
+# The Dagster run tag naming the columns a run may drop or retype (DeltaTables.evolve), or "*".
+ALLOW_SCHEMA_CHANGE_TAG = "featurestore/allow_schema_change"
+
+
+@dataclass
+class WriteResult:
+    table: str
+    rows_by_day: dict[str, int]
+    version: int
+    missing_input_days: list[str] = field(default_factory=list)
+    schema_changes: list[str] = field(default_factory=list)  # e.g. ["+avg_spend_60d"] (DeltaTables.evolve)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_by_day.values())
+
+
+def catalog_properties(spec: WindowedTable | TransformTable) -> dict[str, str]:
+    """What the table says about itself in its Delta properties, read back by the client's catalog."""
+    props = {
+        f"{TABLE_PROPERTIES_PREFIX}primary_keys": ",".join(spec.keys),
+        f"{TABLE_PROPERTIES_PREFIX}timestamp_keys": spec.timestamp_key,
+        f"{TABLE_PROPERTIES_PREFIX}owners": ",".join(spec.owners),
+        f"{TABLE_PROPERTIES_PREFIX}source": spec.source.table
+        if isinstance(spec, WindowedTable)
+        else ",".join(spec.inputs),
+    }
+    props.update({f"{TABLE_PROPERTIES_PREFIX}tag.{k}": v for k, v in spec.tags.items()})
+    return props
+
+
+def write_tiles(
+    tables: DeltaTables, spec: WindowedTable, first: date, last: date, allow_changes: Sequence[str] = ()
+) -> WriteResult:
+    """Tiles first..last. A declaration that changed adds, drops or retypes tile columns (`allow_changes`:
+    DeltaTables.evolve); the days not rewritten keep null in a new column until they are backfilled."""
+    events = tables.read_days(spec.source.table, first, last)
+    tiles = compute_daily_tiles(events, spec)
+    changes = tables.ensure(
+        spec.tiles_table,
+        tile_schema(spec),
+        ["date"],
+        comment=f"Daily per-key partial aggregates for {spec.name}",
+        evolve=True,
+        allow_changes=allow_changes,
+    )
+    version = tables.replace_days(spec.tiles_table, tiles, first, last)
+    written = tables.read_days(spec.tiles_table, first, last)
+    rows = rows_per_day(written, list(days(first, last)))
+    return WriteResult(spec.tiles_table, rows, version, schema_changes=changes)
+
+
+def write_snapshots(
+    tables: DeltaTables, spec: WindowedTable, first: date, last: date, allow_changes: Sequence[str] = ()
+) -> WriteResult:
+    """Snapshots first..last. A tile day missing after the first day the tiles table has is a
+    gap in history and reported in missing_input_days; days before it are simply before history."""
+    tile_first, tile_last = tile_range_for(spec, first, last)
+    history_start = tables.read(spec.tiles_table).agg(F.min("date")).first()[0] or tile_first
+    tiles = tables.read_days(spec.tiles_table, tile_first, tile_last)
+    present = [r["date"] for r in tiles.select("date").distinct().collect()]
+    expected = list(days(max(tile_first, history_start), tile_last))
+    snapshots = compute_snapshots(tiles, spec, first, last)
+    changes = ensure_snapshot_table(tables, spec, allow_changes)
+    version = tables.replace_days(spec.name, snapshots, first, last)
+    written = tables.read_days(spec.name, first, last)
+    rows = rows_per_day(written, list(days(first, last)))
+    return WriteResult(spec.name, rows, version, missing_days(present, expected), changes)
+
+
+def ensure_snapshot_table(
+    tables: DeltaTables, spec: WindowedTable | TransformTable, allow_changes: Sequence[str]
+) -> list[str]:
+    return tables.ensure(
+        spec.name,
+        spec.schema(),
+        ["date"],
+        properties=catalog_properties(spec),
+        comment=spec.description,
+        evolve=True,
+        allow_changes=allow_changes,
+    )
+
+
+def previous_day_rows(tables: DeltaTables, table: str, day: date) -> int | None:
+    """Rows of the day before `day`, or None if that day was never written."""
+    before = day - timedelta(days=1)
+    n = tables.read_days(table, before, before).agg(F.count("*")).first()[0]
+    return n or None
+
+
+def write_transform(
+    tables: DeltaTables,
+    repo: Repo,
+    spec: TransformTable,
+    first: date,
+    last: date,
+    allow_changes: Sequence[str] = (),
+) -> WriteResult:
+    """The transform's snapshots first..last, day by day (each day sees only what it may use)."""
+    changes = ensure_snapshot_table(tables, spec, allow_changes)
+    version = 0
+    for day in days(first, last):
+        rows = compute_transform(tables.spark, spec, read_inputs(tables, repo, spec, day), day)
+        version = tables.replace_days(spec.name, rows, day, day)
+    written = tables.read_days(spec.name, first, last)
+    return WriteResult(spec.name, rows_per_day(written, list(days(first, last))), version, schema_changes=changes)

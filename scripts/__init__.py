@@ -1,0 +1,1 @@
+"""Dev-only helpers: the local test and demo servers (devservices.py) and their launcher (services.py)."""
