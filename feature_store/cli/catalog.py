@@ -10,10 +10,11 @@ from dataclasses import asdict
 from typing import Any
 
 
-def _client() -> Any:
+def start_client(purpose: str = "to read the catalog") -> Any:
+    """The deployment's FeatureStoreClient, saying first why the command waits for Spark."""
     from feature_store.client.core import FeatureStoreClient
 
-    print("starting Spark to read the catalog...", file=sys.stderr, flush=True)
+    print(f"starting Spark {purpose}...", file=sys.stderr, flush=True)
     return FeatureStoreClient()
 
 
@@ -25,7 +26,7 @@ def add_tables(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_tables(args: argparse.Namespace) -> int:
-    client = _client()
+    client = start_client()
     names = client.list_tables(args.schema)
     print(f"{'table':40} {'keys':28} {'version':>7}  tags")
     for name in names:
@@ -49,7 +50,7 @@ def run_describe(args: argparse.Namespace) -> int:
     from feature_store.client.validation import FeatureTableError
     from feature_store.offline.delta_tables import TableNotFound
 
-    client = _client()
+    client = start_client()
     try:
         table = client.get_table(args.name)
     except (TableNotFound, FeatureTableError) as exc:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from feature_store.cli.catalog import add_describe, add_tables
 from feature_store.cli.config import add_config, add_doctor
+from feature_store.cli.online import add_republish
 from feature_store.cli.scaffold import add_init
 from feature_store.cli.spark import add_fetch_jars
 from feature_store.governance.cli import add_audit, add_sql
@@ -29,6 +30,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_describe,
     add_sql,
     add_audit,
+    add_republish,
     add_serve,
     add_serve_token,
     add_config,

@@ -1,7 +1,7 @@
 """Point-in-time joins: each input row gets, per lookup, the features of the snapshot with the same key
 and the greatest feature_ts <= its event time (DESIGN.md, Time semantics).
 
-Two algorithms, one result (tests/feature_store/test_pit_join_oracle.py checks both against a brute-force
+Two algorithms, one result (tests/feature_store/training/test_pit_join_oracle.py checks both against a brute-force
 oracle). Which one runs is decided from the input's estimated size (the optimizer's statistics: no job)
 against `labels_broadcast_max_bytes` (default LABELS_BROADCAST_MAX_BYTES, off: see there why):
 

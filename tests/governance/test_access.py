@@ -1,7 +1,7 @@
 """Grants without Spark: the access configuration, the grant store (persistence, idempotence, the audit
 log, concurrent writers; on SQLite and on PostgreSQL) and access decisions against a brute-force oracle
 over random memberships and GRANT/REVOKE histories.
-The client's and the endpoint's enforcement are tested in tests/feature_store/test_client_grants.py and
+The client's and the endpoint's enforcement are tested in tests/feature_store/client/test_client_grants.py and
 tests/serving."""
 
 from __future__ import annotations

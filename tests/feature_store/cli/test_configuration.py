@@ -15,7 +15,7 @@ from feature_store.runtime import variables as V
 from feature_store.runtime.redaction import redact_text, redact_uri
 from feature_store.runtime.settings import Settings, SettingsError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 # Names that look like ours but are not variables this project reads.
 # Not after a dot: `V.AZURE_CLIENT_ID` is the declaration's Python name.
 VARIABLE = re.compile(r"(?<![\w.])(FEATURE_STORE_[A-Z0-9_]*[A-Z0-9]|AZURE_[A-Z0-9_]*[A-Z0-9]|MLFLOW_TRACKING_URI|SPARK_REMOTE)\b")
