@@ -56,9 +56,7 @@ class TrainingMethods:
         **kwargs: Any,
     ) -> Any:
         """Log model with the feature spec of training_set (feature_store/training/models.py); MLflow ModelInfo."""
-        from feature_store.training.training_set import (
-            models,  # MLflow is imported only by the calls that need it
-        )
+        from feature_store.training import models  # MLflow is imported only by the calls that need it
 
         self.settings.configure_mlflow()
         return models.log_model(
@@ -67,7 +65,7 @@ class TrainingMethods:
 
     def score_batch(self, model_uri: str, df: DataFrame, result_type: str = "double") -> DataFrame:
         """df (keys, event times) joined point-in-time to the model's features, plus `prediction`."""
-        from feature_store.training.training_set import models
+        from feature_store.training import models
 
         self.settings.configure_mlflow()
         opener = self._readable_opener("score_batch")
