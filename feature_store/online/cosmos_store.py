@@ -33,6 +33,10 @@ RU cost on real Cosmos (approximate, for rows <= 1 KB; the emulator charges 1 fo
 - write: the batch read (as above, ~1 RU per row) + ~6-10 RU per row that lands (create or replace with
   one indexed path); a skipped older row costs only its read; a conflict retry one more read and write.
 - set_expiry: one upsert (~10 RU); drop_table: a query on `/t` + one delete (~6 RU) per row.
+Throttling (429, "request rate is large"): the SDK waits the `x-ms-retry-after-ms` Cosmos sends and retries,
+by default up to 9 times and 30 s. That is right for a publish, not for a request a caller waits on: the
+store takes a budget (`throttle_retries`, `throttle_wait_seconds`), the read specs (`for_reading()`, what
+serving and lookups open) a small one, and a 429 that outlasts it is an OnlineStoreError saying so.
 Expiry: reads filter on `feature_ts + ttl` themselves (exact, retroactive); the per-item `ttl` only lets
 Cosmos reclaim storage. The @vercel/cosmosdb-server emulator ignores `ttl`, so on it only the read
 filter acts, which is what the contract tests check.
@@ -99,6 +103,8 @@ class CosmosOnlineStore(OnlineStore):
         use_env_proxies: bool = True,
         offer_throughput: int | None = None,
         create_if_missing: bool = True,
+        throttle_retries: int = 9,
+        throttle_wait_seconds: float = 30.0,
         client: CosmosClient | None = None,
         close_credential: bool = False,
         **client_kwargs: Any,
@@ -109,7 +115,9 @@ class CosmosOnlineStore(OnlineStore):
         (about 1 ms of CPU per request here); keep it on where Cosmos is reached through a proxy.
         `create_if_missing=False` where the identity may not create databases (Entra ID data-plane RBAC
         can't): the container must then exist with partition key `/id`. `close_credential=True` closes an
-        azure-identity credential with the store (the spec made it for this store alone)."""
+        azure-identity credential with the store (the spec made it for this store alone).
+        `throttle_retries` / `throttle_wait_seconds`: how often and how long in all a throttled (429)
+        request is retried before the call fails (at least once; the SDK's 0 means its default)."""
         if max_row_bytes > _MAX_ROW_BYTES:
             raise ValueError(
                 f"max_row_bytes={max_row_bytes} exceeds what a 2 MB Cosmos item can hold ({_MAX_ROW_BYTES})"
@@ -117,6 +125,11 @@ class CosmosOnlineStore(OnlineStore):
         self.max_row_bytes = max_row_bytes
         self.meta_cache_seconds = meta_cache_seconds
         self.read_many_max_keys = read_many_max_keys
+        if throttle_retries < 1 or throttle_wait_seconds <= 0:
+            raise ValueError("throttle_retries must be >= 1 and throttle_wait_seconds > 0")
+        self.throttle_retries, self.throttle_wait_seconds = throttle_retries, throttle_wait_seconds
+        client_kwargs.setdefault("retry_throttle_total", throttle_retries)
+        client_kwargs.setdefault("retry_throttle_backoff_max", throttle_wait_seconds)
         if not use_env_proxies and "transport" not in client_kwargs:
             client_kwargs["transport"] = RequestsTransport(use_env_settings=False)
         self._client = client or CosmosClient(endpoint, credential=credential, **client_kwargs)
@@ -154,6 +167,21 @@ class CosmosOnlineStore(OnlineStore):
 
     def _read_many(self, ids: Sequence[str], fields: str = _READ_FIELDS) -> dict[str, dict[str, Any]]:
         """The items with these ids (missing ones absent), in one round trip (parallel requests)."""
+        try:
+            return self._read_many_unguarded(ids, fields)
+        except exceptions.CosmosHttpResponseError as exc:
+            if exc.status_code != 429:
+                raise
+            raise self._throttled("read") from exc
+
+    def _throttled(self, what: str) -> OnlineStoreError:
+        return OnlineStoreError(
+            f"Cosmos DB throttled the {what} (429, request rate is large) beyond this store's budget of "
+            f"{self.throttle_retries} retries / {self.throttle_wait_seconds:g}s: raise the container's RU/s "
+            f"or spread the load; nothing was changed by the failed request"
+        )
+
+    def _read_many_unguarded(self, ids: Sequence[str], fields: str) -> dict[str, dict[str, Any]]:
         unique = list(dict.fromkeys(ids))
         if not unique:
             return {}
@@ -225,6 +253,14 @@ class CosmosOnlineStore(OnlineStore):
 
     def _put(self, doc: dict[str, Any], etag: str | None) -> bool:
         """Create or conditionally replace one item; False when another writer changed it first."""
+        try:
+            return self._put_unguarded(doc, etag)
+        except exceptions.CosmosHttpResponseError as exc:
+            if exc.status_code != 429:
+                raise
+            raise self._throttled("write") from exc
+
+    def _put_unguarded(self, doc: dict[str, Any], etag: str | None) -> bool:
         try:
             if etag is None:
                 self._c.create_item(doc)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -117,6 +117,10 @@ class RedisStoreSpec(OnlineStoreSpec):
         return f"redis{'s' if self.ssl else ''} {self.host}:{self.port}/{self.db}{auth}"
 
 
+# Retries and total wait for a throttled read that a caller (a serving request, a lookup) waits on.
+READ_THROTTLE_BUDGET = (2, 1.0)
+
+
 @dataclass(frozen=True)
 class CosmosStoreSpec(OnlineStoreSpec):
     """Azure Cosmos DB (NoSQL API), with an account `key` or an Entra ID `identity`. Over plain HTTP (the
@@ -132,6 +136,10 @@ class CosmosStoreSpec(OnlineStoreSpec):
     enable_endpoint_discovery: bool = True
     use_env_proxies: bool = True
     identity: AzureIdentity | None = None
+    # A throttled (429) call is retried this often and this long in all: the SDK's defaults suit a
+    # publish; for_reading() gives a request path READ_THROTTLE_BUDGET instead.
+    throttle_retries: int = 9
+    throttle_wait_seconds: float = 30.0
     kind = "cosmos"
 
     def __post_init__(self) -> None:
@@ -151,7 +159,13 @@ class CosmosStoreSpec(OnlineStoreSpec):
             use_env_proxies=self.use_env_proxies,
             create_if_missing=not entra,
             close_credential=entra,
+            throttle_retries=self.throttle_retries,
+            throttle_wait_seconds=self.throttle_wait_seconds,
         )
+
+    def for_reading(self) -> CosmosStoreSpec:
+        retries, wait = READ_THROTTLE_BUDGET
+        return replace(self, throttle_retries=retries, throttle_wait_seconds=wait)
 
     def describe(self) -> str:
         auth = "" if self.identity is None else f" as {self.identity.describe()}"
@@ -212,7 +226,7 @@ class AzureCosmosDBSpec(CosmosStoreSpec):
             container=self.container,
             enable_endpoint_discovery=self.enable_endpoint_discovery,
             use_env_proxies=self.use_env_proxies,
-        )
+        ).for_reading()
 
 
 def spec_from_env(kind: str, home: Path, env: Mapping[str, str] | None = None) -> OnlineStoreSpec:
