@@ -8,6 +8,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from feature_store import _moved
+
+_moved.install()  # models logged before the engine's regrouping name its old modules
+
 _EXPORTS = {
     "FeatureStoreClient": "feature_store.client.core",
     "FeatureTable": "feature_store.client.core",
