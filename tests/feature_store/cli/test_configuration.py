@@ -25,9 +25,9 @@ NOT_VARIABLES = {
 
 
 def _code_files() -> list[Path]:
-    roots = ["feature_store", "feature_assets", "resources", "scripts", "deploy"]
+    roots = ["feature_store", "feature_assets", "examples", "resources", "scripts", "deploy"]
     files = [p for root in roots for p in (REPO / root).rglob("*") if p.is_file()]
-    declarations = REPO / "feature_store" / "variables.py"  # its Python names are not variable names
+    declarations = REPO / "feature_store" / "runtime" / "variables.py"  # its Python names are not variable names
     return [
         p for p in files
         if p.suffix in (".py", ".yaml", ".yml", ".sh", "") and "__pycache__" not in p.parts and p != declarations
