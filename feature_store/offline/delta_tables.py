@@ -20,10 +20,12 @@ storage credentials, so they work on local paths and abfss:// alike:
 
 from __future__ import annotations
 
+import logging
+import random
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 from pyspark.errors import AnalysisException
@@ -33,6 +35,48 @@ from feature_store.declarations import Column
 
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 DEFAULT_SCHEMA = "default"
+
+
+# Delta's commit conflicts (io.delta.exceptions.*): another writer committed to the same files first.
+CONFLICTS = (
+    "ConcurrentAppendException", "ConcurrentDeleteReadException", "ConcurrentDeleteDeleteException",
+    "ConcurrentTransactionException", "ConcurrentWriteException", "MetadataChangedException",
+    "ProtocolChangedException", "DELTA_CONCURRENT_",
+)  # fmt: skip
+CONFLICT_RETRIES = 5
+CONFLICT_BACKOFF_SECONDS = 0.5
+log = logging.getLogger(__name__)
+
+
+class ConcurrentWriteConflict(RuntimeError):
+    """Another writer kept committing to the same days; this write committed nothing."""
+
+
+def is_conflict(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {str(exc)[:2000]}"
+    return any(name in text for name in CONFLICTS)
+
+
+def retry_conflicts(write: Callable[[], None], what: str, retries: int = CONFLICT_RETRIES) -> None:
+    """Run a Delta write, again after a commit conflict (a conflicting commit leaves nothing behind: the
+    transaction's files are never referenced by the log), with jittered exponential backoff."""
+    for attempt in range(retries + 1):
+        try:
+            write()
+            return
+        except Exception as exc:
+            if not is_conflict(exc):
+                raise
+            if attempt == retries:
+                raise ConcurrentWriteConflict(
+                    f"{what}: another run kept writing the same days ({retries + 1} attempts, each losing a "
+                    f"commit conflict); nothing of this write was committed. Re-run it, or keep runs of the "
+                    f"same partitions from overlapping (docs/design.md, concurrency)"
+                ) from None
+            delay = CONFLICT_BACKOFF_SECONDS * 2**attempt * (0.5 + random.random())
+            log.warning("%s: commit conflict with another writer (%s); retrying in %.1fs", what,
+                        type(exc).__name__, delay)  # fmt: skip
+            time.sleep(delay)
 
 
 class TableNotFound(LookupError):
@@ -167,7 +211,11 @@ class DeltaTables:
         predicate = day_predicate(first, last)
         if extra_predicate:
             predicate = f"({predicate}) AND ({extra_predicate})"
-        (df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(self.path(name)))
+
+        def write() -> None:
+            df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(self.path(name))
+
+        retry_conflicts(write, f"{qualified(name)} days {first}..{last}")
         return self.version(name)
 
     def read(self, name: str) -> DataFrame:

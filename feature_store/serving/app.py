@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -67,12 +68,20 @@ class Limits:
     table_cache_seconds: float = 30.0  # how long a published table's descriptor is trusted
 
 
+class _NotStarted(Exception):
+    """A store call still waited for a worker when its deadline passed."""
+
+
 class StoreGuard:
     """Runs store calls off the event loop, each bounded by `timeout` seconds whatever the client's own
     retries do, so a hung store never stalls `/healthz`, `/metrics` or other requests. A failure opens
     the circuit for `cooldown` seconds, during which requests get 503 at once instead of each waiting
     for the timeout. The first request after it tries the store again, so the service recovers by
-    itself when the store is back."""
+    itself when the store is back.
+
+    A call that could not even start within the deadline (every worker busy: the server is overloaded,
+    not the store) gets 503 too, but leaves the circuit closed: under load, one slow second must not
+    turn into a second of refusing everything."""
 
     def __init__(self, store: OnlineStore, description: str, cooldown: float, timeout: float) -> None:
         self.store, self.description, self.cooldown, self.timeout = store, description, cooldown, timeout
@@ -92,6 +101,11 @@ class StoreGuard:
             return await self._bounded(fn)
         except LookupInputError as exc:  # a bad key in the request, found before the store is asked
             raise bad_request(str(exc)) from None
+        except _NotStarted:
+            raise unavailable(
+                f"server busy: no worker was free to ask online store {self.description} within "
+                f"{self.timeout:g}s; retry shortly"
+            ) from None
         except TimeoutError:
             raise self._failed(TimeoutError(), f"no answer within {self.timeout:g}s") from None
         except Exception as exc:  # any backend error: the store, not the request, is at fault
@@ -104,7 +118,19 @@ class StoreGuard:
             return False
 
     async def _bounded(self, fn: Callable[[OnlineStore], Any]) -> Any:
-        return await asyncio.wait_for(asyncio.wrap_future(self._pool.submit(fn, self.store)), self.timeout)
+        started = threading.Event()
+
+        def run(store: OnlineStore) -> Any:
+            started.set()
+            return fn(store)
+
+        try:
+            # On timeout wait_for cancels the future: a call still queued is dropped, never run late.
+            return await asyncio.wait_for(asyncio.wrap_future(self._pool.submit(run, self.store)), self.timeout)
+        except TimeoutError:
+            if not started.is_set():
+                raise _NotStarted() from None
+            raise
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
