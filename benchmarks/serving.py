@@ -106,6 +106,16 @@ async def sequential(port: int, requests: list[bytes], warmup: int) -> dict:
     return {**percentiles(latencies), "errors": errors}
 
 
+async def reuse_or_open(idle: list[tuple[Connection, float]], port: int) -> Connection:
+    """An idle keep-alive connection used in the last 4 s (uvicorn closes them after 5 s), else a new one."""
+    while idle:
+        candidate, last_used = idle.pop()
+        if time.perf_counter() - last_used < 4.0:
+            return candidate
+        candidate.writer.close()
+    return await Connection.open(port)
+
+
 async def open_loop(port: int, requests: list[bytes], rate: float, seconds: float) -> dict:
     """Send at fixed times (rate/s); each request uses an idle connection or opens one. Connections idle
     for more than 4 s are dropped (uvicorn closes keep-alive connections after 5 s), so an error here
@@ -118,15 +128,8 @@ async def open_loop(port: int, requests: list[bytes], rate: float, seconds: floa
 
     async def one(i: int, scheduled: float) -> None:
         nonlocal errors
-        conn = None
-        while idle and conn is None:
-            candidate, last_used = idle.pop()
-            if time.perf_counter() - last_used < 4.0:
-                conn = candidate
-            else:
-                candidate.writer.close()
         try:
-            conn = conn or await Connection.open(port)
+            conn = await reuse_or_open(idle, port)
             status = await asyncio.wait_for(conn.request(requests[i % len(requests)]), timeout=10)
             errors += status != 200
             idle.append((conn, time.perf_counter()))
@@ -197,7 +200,9 @@ def on_demand_cost(settings, rows: list[dict], n: int, warmup: int = 300) -> dic
                     with_on_demand_features(request, looked_up.rows, served.functions)
                 else:  # the value the function would give, as a client could send it
                     looked_up.rows[0].update(given)
-                served.predict(np.array(numeric_matrix_rows(request, looked_up.rows, served.columns), dtype=float))
+                served.predict(
+                    np.array(numeric_matrix_rows(request, looked_up.rows, served.columns), dtype=float)
+                )
                 if i >= warmup:
                     timings[mode].append(time.perf_counter() - t0)
     finally:

@@ -51,15 +51,8 @@ async def soak_loop(port: int, singles: list[bytes], batches: list[bytes], rate:
     async def one(i: int, scheduled: float) -> None:
         minute = int((scheduled - start) // 60)
         raw = batches[i % len(batches)] if i % batch_every == 0 else singles[i % len(singles)]
-        conn = None
-        while idle and conn is None:
-            candidate, last_used = idle.pop()
-            if time.perf_counter() - last_used < 4.0:
-                conn = candidate
-            else:
-                candidate.writer.close()
         try:
-            conn = conn or await serving_bench.Connection.open(port)
+            conn = await serving_bench.reuse_or_open(idle, port)
             status = await asyncio.wait_for(conn.request(raw), timeout=10)
             statuses[minute][str(status)] += 1
             idle.append((conn, time.perf_counter()))
