@@ -21,14 +21,15 @@ import dagster as dg
 def main(first: date, last: date) -> dict:
     from examples.churn.demo import materialize_graph, run_partition
     from examples.churn.repo import CUSTOMER_FEATURES, FEATURE_TABLES
-    from feature_assets.definitions import defs, settings
+    from feature_assets.definitions import defs
     from feature_store import AzureCosmosDBSpec, FeatureLookup, FeatureStoreClient, dbutils
+    from feature_store.runtime.settings import Settings
 
     with dg.DagsterInstance.get() as instance:
         results, drift_runs = materialize_graph(
             instance, first, last, model_config={"train_days": 10, "holdout_days": 4, "min_auc": 0.0}
         )
-        fe = FeatureStoreClient(settings=settings)
+        fe = FeatureStoreClient(settings=Settings.from_env())
         tables = {
             name: fe.tables.read(name).count()
             for name in [*(s for t in FEATURE_TABLES for s in (t.tiles_table, t.name)),
