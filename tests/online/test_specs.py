@@ -10,6 +10,7 @@ import pytest
 
 from feature_store.azure.identity import AzureIdentity
 from feature_store.online.specs import (
+    READ_THROTTLE_BUDGET,
     AzureCosmosDBSpec,
     CosmosStoreSpec,
     RedisStoreSpec,
@@ -77,6 +78,7 @@ def test_the_databricks_spec_publishes_with_the_write_key_and_serves_with_the_re
     monkeypatch.setenv("KV_COSMOS_READ_AUTHORIZATION_KEY", READ_KEY)
     reading = spec.for_reading()
     assert (type(reading), reading.key, reading.endpoint) == (CosmosStoreSpec, READ_KEY, ENDPOINT)
+    assert (reading.throttle_retries, reading.throttle_wait_seconds) == READ_THROTTLE_BUDGET
     same = AzureCosmosDBSpec(ENDPOINT, write_secret_prefix="kv/cosmos-write")
     assert same.for_reading().key == WRITE_KEY  # no read prefix: the write key serves too
 
@@ -97,12 +99,15 @@ def test_a_cosmos_spec_has_a_key_or_an_identity_never_both_or_neither():
 
 
 def test_other_specs_read_what_they_write(tmp_path: Path):
-    for spec in (
-        SqliteStoreSpec(str(tmp_path / "f.db")),
-        RedisStoreSpec(),
-        CosmosStoreSpec(ENDPOINT, WRITE_KEY),
-    ):
+    for spec in (SqliteStoreSpec(str(tmp_path / "f.db")), RedisStoreSpec()):
         assert spec.for_reading() is spec
+    # Cosmos reads the same store with the same key, on a request path's throttling budget.
+    cosmos = CosmosStoreSpec(ENDPOINT, WRITE_KEY)
+    reading = cosmos.for_reading()
+    assert (reading.endpoint, reading.key, reading.database, reading.container) == (
+        cosmos.endpoint, cosmos.key, cosmos.database, cosmos.container)  # fmt: skip
+    assert (reading.throttle_retries, reading.throttle_wait_seconds) == READ_THROTTLE_BUDGET
+    assert (cosmos.throttle_retries, cosmos.throttle_wait_seconds) == (9, 30.0)  # publishes: the SDK's
 
 
 def test_spec_from_env_entra_id_for_redis_and_cosmos(tmp_path: Path):
