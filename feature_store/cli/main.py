@@ -1,8 +1,9 @@
 """The `featurestore` command line.
 
-Each subcommand is a pair of small functions: `_add_<name>(subparsers)` declares its arguments and
-`_run_<name>(args) -> int` does the work. `COMMANDS` registers them; adding a subcommand means
-writing that pair and adding one line there.
+Each subcommand is a pair of small functions in the module of its concern: `add_<name>(subparsers)`
+declares its arguments and `run_<name>(args) -> int` does the work. `COMMANDS` registers them; adding a
+subcommand means writing that pair and adding one line there. (The churn example's data generator is
+the example's own command: `python -m examples.churn generate`.)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from feature_store.runtime.settings import SettingsError
 from feature_store.serving.cli import add_serve, add_serve_token
 
 PROG = "featurestore"
+
 # --- registration -------------------------------------------------------------------------------
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
