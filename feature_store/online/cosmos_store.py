@@ -47,7 +47,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -165,23 +165,26 @@ class CosmosOnlineStore(OnlineStore):
             )
         return item_id
 
-    def _read_many(self, ids: Sequence[str], fields: str = _READ_FIELDS) -> dict[str, dict[str, Any]]:
-        """The items with these ids (missing ones absent), in one round trip (parallel requests)."""
+    @contextlib.contextmanager
+    def _throttle_budget(self, what: str) -> Iterator[None]:
+        """A 429 that outlasted the SDK's retries (this store's budget) becomes an error that says so."""
         try:
-            return self._read_many_unguarded(ids, fields)
+            yield
         except exceptions.CosmosHttpResponseError as exc:
             if exc.status_code != 429:
                 raise
-            raise self._throttled("read") from exc
+            raise OnlineStoreError(
+                f"Cosmos DB throttled the {what} (429, request rate is large) beyond this store's budget of "
+                f"{self.throttle_retries} retries / {self.throttle_wait_seconds:g}s: raise the container's "
+                f"RU/s or spread the load; nothing was changed by the failed request"
+            ) from exc
 
-    def _throttled(self, what: str) -> OnlineStoreError:
-        return OnlineStoreError(
-            f"Cosmos DB throttled the {what} (429, request rate is large) beyond this store's budget of "
-            f"{self.throttle_retries} retries / {self.throttle_wait_seconds:g}s: raise the container's RU/s "
-            f"or spread the load; nothing was changed by the failed request"
-        )
+    def _read_many(self, ids: Sequence[str], fields: str = _READ_FIELDS) -> dict[str, dict[str, Any]]:
+        """The items with these ids (missing ones absent), in one round trip (parallel requests)."""
+        with self._throttle_budget("read"):
+            return self._read_many_from_cosmos(ids, fields)
 
-    def _read_many_unguarded(self, ids: Sequence[str], fields: str) -> dict[str, dict[str, Any]]:
+    def _read_many_from_cosmos(self, ids: Sequence[str], fields: str) -> dict[str, dict[str, Any]]:
         unique = list(dict.fromkeys(ids))
         if not unique:
             return {}
@@ -254,18 +257,11 @@ class CosmosOnlineStore(OnlineStore):
     def _put(self, doc: dict[str, Any], etag: str | None) -> bool:
         """Create or conditionally replace one item; False when another writer changed it first."""
         try:
-            return self._put_unguarded(doc, etag)
-        except exceptions.CosmosHttpResponseError as exc:
-            if exc.status_code != 429:
-                raise
-            raise self._throttled("write") from exc
-
-    def _put_unguarded(self, doc: dict[str, Any], etag: str | None) -> bool:
-        try:
-            if etag is None:
-                self._c.create_item(doc)
-            else:
-                self._c.replace_item(doc["id"], doc, etag=etag, match_condition=MatchConditions.IfNotModified)
+            with self._throttle_budget("write"):
+                if etag is None:
+                    self._c.create_item(doc)
+                else:
+                    self._c.replace_item(doc["id"], doc, etag=etag, match_condition=MatchConditions.IfNotModified)
         except (exceptions.CosmosResourceExistsError, exceptions.CosmosAccessConditionFailedError):
             return False
         except exceptions.CosmosResourceNotFoundError:
