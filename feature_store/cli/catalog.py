@@ -1,5 +1,8 @@
 """`featurestore tables` and `featurestore describe NAME` (registered in feature_store/cli/main.py): the
-feature catalog from the Delta table properties, plus where each table is published."""
+feature catalog from the Delta table properties, plus where each table is published.
+
+On a local Delta root they read the Delta log with delta-rs (client/catalog.py: no JVM, well under a
+second); on a remote one (abfss://, wasb://) they start Spark, which holds the storage credentials."""
 
 from __future__ import annotations
 
@@ -18,6 +21,19 @@ def start_client(purpose: str = "to read the catalog") -> Any:
     return FeatureStoreClient()
 
 
+def open_catalog() -> Any:
+    """What answers list_tables and get_table: the Delta log itself when the root is local, else the
+    Spark client (remote roots are authenticated through Spark's storage settings)."""
+    from feature_store.client.catalog import CatalogReader
+    from feature_store.offline.delta_log import DeltaLog
+    from feature_store.runtime.settings import Settings
+
+    settings = Settings.from_env()
+    if DeltaLog.is_readable_here(settings.delta_root):
+        return CatalogReader(settings)
+    return start_client(f"to read the catalog on {settings.delta_root}")
+
+
 def add_tables(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("tables", help="list the feature tables", description="List the feature tables "
                               "under the Delta root with their keys, owners, tags and Delta version.")  # fmt: skip
@@ -26,7 +42,7 @@ def add_tables(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_tables(args: argparse.Namespace) -> int:
-    client = start_client()
+    client = open_catalog()
     names = client.list_tables(args.schema)
     print(f"{'table':40} {'keys':28} {'version':>7}  tags")
     for name in names:
@@ -48,9 +64,9 @@ def add_describe(subparsers: argparse._SubParsersAction) -> None:
 
 def run_describe(args: argparse.Namespace) -> int:
     from feature_store.client.validation import FeatureTableError
-    from feature_store.offline.delta_tables import TableNotFound
+    from feature_store.offline.names import TableNotFound
 
-    client = start_client()
+    client = open_catalog()
     try:
         table = client.get_table(args.name)
     except (TableNotFound, FeatureTableError) as exc:

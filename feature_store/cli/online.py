@@ -42,7 +42,7 @@ def repo_tables() -> list[str]:
 def run_republish(args: argparse.Namespace) -> int:
     from feature_store.client.validation import FeatureTableError
     from feature_store.governance import PermissionDenied
-    from feature_store.offline.delta_tables import TableNotFound
+    from feature_store.offline.names import TableNotFound
     from feature_store.online.base import OnlineStoreError
 
     names = args.tables or repo_tables()

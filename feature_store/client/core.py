@@ -25,13 +25,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 from pyspark.sql.utils import AnalysisException
 
+from feature_store.client.catalog import (
+    Feature,
+    FeatureTable,
+    catalog_entry,
+    feature_table,
+    published_to,
+)
 from feature_store.client.online import OnlineMethods
 from feature_store.client.training import TrainingMethods
 from feature_store.client.validation import (
@@ -54,7 +59,6 @@ from feature_store.client.validation import (
     check_tags,
     col,
     conform,
-    decode_properties,
     encode_properties,
     normalize_keys,
     require_columns,
@@ -62,7 +66,6 @@ from feature_store.client.validation import (
 from feature_store.governance import AccessControl, AuditEntry, Grant, GrantResult, PermissionDenied
 from feature_store.offline.delta_tables import DeltaTables, TableNotFound, qualified
 from feature_store.online.base import OnlineStore
-from feature_store.online.catalog import read_published
 from feature_store.online.lookup import OnlineLookupPlan
 from feature_store.runtime.settings import Settings
 from feature_store.runtime.spark import build_spark_session
@@ -83,34 +86,6 @@ __all__ = [
     "TableAlreadyExists",
     "TableNotFound",
 ]
-
-
-class Feature(NamedTuple):
-    name: str
-    dtype: str  # Spark SQL type, e.g. "double"
-    description: str | None
-
-
-@dataclass(frozen=True)
-class FeatureTable:
-    name: str  # qualified "schema.table"
-    path: str
-    primary_keys: list[str]
-    timestamp_keys: list[str]
-    description: str | None
-    tags: dict[str, str]
-    owners: list[str]
-    features: list[Feature]  # every column except keys, timestamp keys and partition columns
-    partition_columns: list[str] = field(default_factory=list)
-    version: int | None = None  # Delta version the description was read at (get_table reads it)
-    source: str | None = None  # the raw table it is computed from, when the assets wrote it
-    key_types: dict[str, str] = field(default_factory=dict)  # primary and timestamp keys -> Spark type
-    # The deployment's online store, if the table is published there: {"store", "published_at", "rows"}
-    published_to: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def feature_names(self) -> list[str]:
-        return [f.name for f in self.features]
 
 
 class FeatureStoreClient(TrainingMethods, OnlineMethods):
@@ -265,7 +240,9 @@ class FeatureStoreClient(TrainingMethods, OnlineMethods):
         """The full catalog entry: describe_table plus the Delta version and where it is published."""
         table, _ = self._open(name)
         return dataclasses.replace(
-            table, version=self.tables.version(table.name), published_to=self._published_to(table.name)
+            table,
+            version=self.tables.version(table.name),
+            published_to=published_to(self.settings, table.name),
         )
 
     def describe_table(self, name: str) -> FeatureTable:
@@ -273,47 +250,22 @@ class FeatureStoreClient(TrainingMethods, OnlineMethods):
         what planning lookups and training sets need."""
         return self._open(name)[0]
 
-    def _published_to(self, table: str) -> list[dict[str, Any]]:
-        """Where the table is published, from the descriptor each publish writes into the store."""
-        spec = self.settings.online_store_spec()
-        try:
-            with spec.open() as store:
-                described = read_published(store, [table])[table]
-        except Exception as exc:  # the catalog stays readable while the store is down
-            return [{"store": spec.describe(), "error": f"{type(exc).__name__}: {exc}"[:200]}]
-        if described is None:
-            return []
-        return [{"store": spec.describe(), "published_at": described.published_at.isoformat(),
-                 "rows": described.rows_published}]  # fmt: skip
-
     def _open(self, name: str) -> tuple[FeatureTable, DataFrame]:
         """The table's description (without its version: that is one more Delta job) and its rows,
         from one catalog read and one Delta log replay; training sets join the DataFrame they checked."""
         table = qualified(name)
         entry, detail = self._entry(table)
-        partitions = list(detail["partitionColumns"] or [])
-        not_features = {*entry.primary_keys, *entry.timestamp_keys, *partitions}
         df = self.tables.read(table)
-        described = FeatureTable(
-            name=table,
-            path=self.tables.path(table),
-            primary_keys=entry.primary_keys,
-            timestamp_keys=entry.timestamp_keys,
-            description=detail["description"] or None,
-            tags=entry.tags,
-            owners=entry.owners,
-            features=[
-                Feature(f.name, f.dataType.simpleString(), f.metadata.get("comment"))
-                for f in df.schema.fields
-                if f.name not in not_features
-            ],
-            partition_columns=partitions,
-            source=entry.source,
-            key_types={
-                f.name: f.dataType.simpleString()
-                for f in df.schema.fields
-                if f.name in {*entry.primary_keys, *entry.timestamp_keys}
-            },
+        columns = [
+            Feature(f.name, f.dataType.simpleString(), f.metadata.get("comment")) for f in df.schema.fields
+        ]
+        described = feature_table(
+            table,
+            self.tables.path(table),
+            entry,
+            detail["description"],
+            list(detail["partitionColumns"] or []),
+            columns,
         )
         return described, df
 
@@ -374,13 +326,7 @@ class FeatureStoreClient(TrainingMethods, OnlineMethods):
     def _entry(self, table: str) -> tuple[CatalogEntry, dict]:
         """The table's catalog entry and Delta detail; TableNotFound names the table and its path."""
         detail = self.tables.detail(table)
-        entry = decode_properties(dict(detail["properties"] or {}))
-        if not entry.primary_keys:
-            raise NotAFeatureTable(
-                f"{table} at {self.tables.path(table)} is a Delta table but not a feature table "
-                f"(no {PRIMARY_KEYS} property); create feature tables with create_table"
-            )
-        return entry, detail.asDict()
+        return catalog_entry(table, self.tables.path(table), detail["properties"] or {}), detail.asDict()
 
     def _identifier(self, table: str) -> str:
         path = self.tables.path(table).replace("`", "``")

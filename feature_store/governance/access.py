@@ -32,7 +32,7 @@ from feature_store.governance.statements import (
     parse_statement,
 )
 from feature_store.governance.store import AuditEntry, Grant, GrantStore, now
-from feature_store.offline.delta_tables import TableNotFound
+from feature_store.offline.names import TableNotFound
 
 SELECT, MODIFY, ALL = Privilege.SELECT, Privilege.MODIFY, Privilege.ALL_PRIVILEGES
 

@@ -1,7 +1,8 @@
 """`featurestore sql` (GRANT, REVOKE, SHOW GRANTS) and `featurestore audit` (registered in feature_store/cli/main.py).
 
-Both act as the deployment's principal (FEATURE_STORE_PRINCIPAL, else the OS user). Spark starts only
-when a statement names a table, to check that the table exists.
+Both act as the deployment's principal (FEATURE_STORE_PRINCIPAL, else the OS user). A statement that
+names a table checks that the table exists: in the Delta log (delta-rs, no JVM) on a local root, with
+Spark on a remote one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from feature_store.governance.access import GrantResult, PermissionDenied
 from feature_store.governance.statements import GrantSyntaxError, split_statements
-from feature_store.offline.delta_tables import TableNotFound
+from feature_store.offline.names import TableNotFound
 from feature_store.runtime.settings import Settings
 
 
@@ -45,7 +46,11 @@ def run_sql(args: argparse.Namespace) -> int:
     access = settings.access_control()
 
     @cache
-    def tables():  # noqa: ANN202 (DeltaTables; importing it here would load Spark's modules for nothing)
+    def tables():  # noqa: ANN202 (DeltaLog or DeltaTables: both answer exists(name))
+        from feature_store.offline.delta_log import DeltaLog
+
+        if DeltaLog.is_readable_here(settings.delta_root):
+            return DeltaLog(settings.delta_root)
         from feature_store.offline.delta_tables import DeltaTables
         from feature_store.runtime.spark import build_spark_session
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from feature_store.offline.delta_tables import qualified
+from feature_store.offline.names import qualified
 
 SecurableKind = Literal["TABLE", "SCHEMA"]
 # Bare principals are one word; quoted ones may have inner spaces (Entra group names: `Data Scientists`).

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -32,10 +31,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, Row, SparkSession
 
 from feature_store.declarations import Column
-
-TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-DEFAULT_SCHEMA = "default"
-
+from feature_store.offline.names import TableNotFound, qualified
 
 # Delta's commit conflicts (io.delta.exceptions.*): another writer committed to the same files first.
 CONFLICTS = (
@@ -79,23 +75,12 @@ def retry_conflicts(write: Callable[[], None], what: str, retries: int = CONFLIC
             time.sleep(delay)
 
 
-class TableNotFound(LookupError):
-    pass
-
-
 class SchemaChangeRefused(ValueError):
     """A declaration drops or retypes a column that holds data; the message names the columns and how to
     force the change."""
 
 
 ALLOW_ALL = "*"
-
-
-def qualified(name: str) -> str:
-    """ "customer_features" -> "default.customer_features"; rejects anything but one or two identifiers."""
-    if not TABLE_NAME.match(name or ""):
-        raise ValueError(f"{name!r} is not a table name: use 'schema.table' or 'table' (letters, digits, _)")
-    return name if "." in name else f"{DEFAULT_SCHEMA}.{name}"
 
 
 def day_predicate(first: date, last: date, column: str = "date") -> str:

@@ -29,7 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from feature_store.governance import PermissionDenied
-from feature_store.offline.delta_tables import qualified
+from feature_store.offline.names import qualified
 from feature_store.online.base import OnlineStore
 from feature_store.online.catalog import read_published
 from feature_store.online.lookup import LookupInputError, OnlineFeatures, OnlineLookupPlan, bind_lookup
