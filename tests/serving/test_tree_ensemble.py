@@ -53,6 +53,11 @@ def test_compiled_trees_predict_what_sklearn_predicts(case):
     compiled = compile_if_supported(model)
     assert compiled is not None
     np.testing.assert_allclose(compiled(queries), expected(model, queries), rtol=1e-12, atol=1e-12)
+    # Both walks, whatever the batch size would pick: the routed C walk and the numpy level walk.
+    raw = model._raw_predict(queries).ravel()
+    routed = compiled.baseline + compiled._routed.leaf_values(queries).sum(axis=1)
+    np.testing.assert_allclose(routed, raw, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(compiled.raw_by_levels(queries), raw, rtol=1e-12, atol=1e-12)
 
 
 def test_categorical_and_multiclass_models_are_not_compiled():
