@@ -20,11 +20,11 @@ STEPS: list[tuple[str, date, date]] = [
     ("customer_daily_tiles", FIRST, LAST),
     ("customer_features", FIRST, LAST),
     ("customer_features_online", FIRST, LAST),
+    ("product_daily_tiles", FIRST, LAST),
+    ("product_features", FIRST, LAST),
     ("raw_labels", FIRST, LAST_LABEL_DAY),
     ("churn_training_set", FIRST, LAST_LABEL_DAY),
     ("churn_model", LAST_LABEL_DAY, LAST_LABEL_DAY),
-    ("product_daily_tiles", FIRST, LAST),
-    ("product_features", FIRST, LAST),
     ("churn_scores", LAST, LAST),
     ("customer_features_drift", LAST, LAST),
 ]
