@@ -4,6 +4,7 @@ while it runs (issue 15, serving under stress).
     make demo                                   # once: data, published features, the champion model
     .venv/bin/python benchmarks/soak.py         # 10 minutes at 500 requests/s
     .venv/bin/python benchmarks/soak.py --minutes 2 --rate 200      # quicker
+    .venv/bin/python benchmarks/soak.py --workers 2                 # featurestore serve --workers 2
 
 Load: an open loop at --rate requests/s from its own process (benchmarks/serving.py's generator: latency
 counts from the scheduled send time), one request in --batch-every a 100-record one, the rest single
@@ -12,7 +13,7 @@ embedded SQLite store, polling the registry every 5 s.
 Events: at 1/3 of the run the champion alias moves to a new version of the same model (the server
 swaps models while it serves); at 2/3 an admin GRANTs SELECT on the feature_store schema to another
 principal and REVOKEs it 30 s later (the server's grants change under it).
-Reported per minute: requests, p50/p99, errors by status, the server's RSS. Targets: no 5xx; p99 of
+Reported per minute: requests, p50/p99, errors by status, the server's RSS (all its processes). Targets: no 5xx; p99 of
 the last minute within 20% of the first; RSS growth from the first minute to the last under 10%.
 The baseline of each ratio is the run's own first minute.
 """
@@ -77,10 +78,21 @@ async def soak_loop(port: int, singles: list[bytes], batches: list[bytes], rate:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    """The server's resident memory: the process and, with --workers, every process it spawned."""
+    total = 0.0
+    for process in [pid, *children(pid)]:
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *children(int(child))]
+    return found
 
 
 def move_alias(client, name: str, alias: str) -> tuple[str, str]:
@@ -101,6 +113,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=500.0, help="requests per second")
     parser.add_argument("--batch-every", type=int, default=20, help="one request in N has 100 records")
+    parser.add_argument("--workers", type=int, default=1, help="featurestore serve --workers")
     args = parser.parse_args()
     if args.loadgen:
         spec = json.load(sys.stdin)
@@ -132,7 +145,7 @@ def main() -> int:
     samples: list[tuple[float, float]] = []
     events: list[str] = []
     with ServeProcess([f"{MODEL}@champion"], tmp / "tokens", tmp / "serve.log",
-                      extra_args=["--poll-seconds", "5"]) as server:  # fmt: skip
+                      extra_args=["--poll-seconds", "5", "--workers", str(args.workers)]) as server:  # fmt: skip
         spec = {
             "port": server.port, "rate": args.rate, "seconds": seconds, "batch_every": args.batch_every,
             "singles": [serving_bench.request_bytes(path, b, token).hex() for b in serving_bench.bodies(rows, 1, 2000)],
@@ -177,7 +190,8 @@ def main() -> int:
 
 def report(minutes: dict, samples: list[tuple[float, float]], events: list[str], args) -> None:
     print(
-        f"\nsoak: {args.rate:.0f} req/s for {args.minutes:g} min, 1 in {args.batch_every} a 100-record request"
+        f"\nsoak: {args.rate:.0f} req/s for {args.minutes:g} min, 1 in {args.batch_every} a 100-record request, "
+        f"{args.workers} server worker(s)"
     )
     print(
         "| minute | requests | p50 ms | p99 ms | statuses | server RSS MB |\n|---:|---:|---:|---:|---|---:|"

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
+import shutil
+import tempfile
+from typing import Any
 
 from feature_store.runtime.settings import Settings
+from feature_store.serving.metrics import MULTIPROCESS_METRICS_DIR
+
+SERVE_ARGUMENTS = "FEATURE_STORE_SERVE_ARGUMENTS"  # --workers: the parent's arguments, for each worker
 
 
 def add_serve(subparsers: argparse._SubParsersAction) -> None:
@@ -55,30 +62,65 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--access-log", action="store_true", help="log every request (off: it costs ~10%% at high rates)"
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (each loads the models; /metrics adds up all of them). "
+        "On Kubernetes prefer one per pod and scale pods",
+    )
     p.set_defaults(handler=run_serve)  # fmt: skip
 
 
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # One predict per request on 1-100 rows: a thread pool only adds hand-off latency and, on a
+    # busy machine, multi-millisecond stalls. Must be set before numpy/sklearn start their pools.
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = {"host": args.host, "port": args.port, "loop": "uvloop", "http": "httptools",
+               "access_log": args.access_log, "log_level": "info"}  # fmt: skip
+    if args.workers <= 1:
+        uvicorn.run(build_app(args), **options)
+        return 0
+    # Worker processes are spawned: each rebuilds the app from these arguments (app_from_environment),
+    # and they count into one set of Prometheus files, so /metrics adds up every worker's requests.
+    settings = {k: v for k, v in vars(args).items() if k != "handler"}
+    os.environ[SERVE_ARGUMENTS] = json.dumps(settings)
+    metrics_dir = (
+        None if os.environ.get(MULTIPROCESS_METRICS_DIR) else tempfile.mkdtemp(prefix="featurestore-")
+    )
+    if metrics_dir:
+        os.environ[MULTIPROCESS_METRICS_DIR] = metrics_dir
+    try:
+        uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=args.workers, **options)
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def app_from_environment() -> Any:
+    """The app of one worker process of `featurestore serve --workers N` (uvicorn calls it)."""
+    return build_app(argparse.Namespace(**json.loads(os.environ[SERVE_ARGUMENTS])))
+
+
+def build_app(args: argparse.Namespace) -> Any:
     from feature_store.online.specs import RedisStoreSpec
     from feature_store.serving.app import Limits, create_app
     from feature_store.serving.auth import TokenAuthenticator
     from feature_store.serving.grants import ServingGrants
     from feature_store.serving.models import ModelRef, ModelWatcher
 
-    # One predict per request on 1-100 rows: a thread pool only adds hand-off latency and, on a
-    # busy machine, multi-millisecond stalls. Must be set before numpy/sklearn start their pools.
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     settings.configure_mlflow()
     spec = settings.online_store_spec().for_reading()  # a read-only key where the spec has one
     if isinstance(spec, RedisStoreSpec):
         spec = dataclasses.replace(spec, socket_timeout=args.store_timeout, retries=1)
     refs = [ModelRef.parse(m) for m in args.model]
-    app = create_app(
+    return create_app(
         ModelWatcher(refs, poll_seconds=args.poll_seconds),
         spec,
         TokenAuthenticator.from_config(args.tokens_file),
@@ -89,11 +131,6 @@ def run_serve(args: argparse.Namespace) -> int:
             store_timeout_seconds=args.store_timeout,
         ),
     )
-    uvicorn.run(
-        app, host=args.host, port=args.port, loop="uvloop", http="httptools",
-        access_log=args.access_log, log_level="info",
-    )  # fmt: skip
-    return 0
 
 
 def add_serve_token(subparsers: argparse._SubParsersAction) -> None:

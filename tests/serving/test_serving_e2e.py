@@ -414,3 +414,29 @@ def test_alias_move_is_picked_up_while_requests_keep_succeeding(spark, world: Wo
         assert answer["models"] == {MODEL: new_version}
     finally:
         stop_server(reloaded.process)
+
+
+def test_several_workers_answer_alike_and_metrics_add_up(server: Server, world: World) -> None:
+    """`--workers 2`: two spawned server processes share the port, answer what one worker answers, and
+    /metrics (whichever worker serves it) counts the requests of both."""
+    if getattr(server, "store", "sqlite") != "sqlite":
+        pytest.skip("one store is enough: the workers share the app, not the store")
+    workers = start_server(world, "sqlite", ["--workers", "2", "--poll-seconds", "0"])
+    try:
+        children = subprocess.run(["ps", "--ppid", str(workers.process.process.pid), "-o", "args="],
+                                  capture_output=True, text=True, check=True).stdout  # fmt: skip
+        assert children.count("multiprocessing.spawn") == 2, children
+        requests = 24
+        for i in range(requests):  # a new connection each time: the kernel spreads them over the workers
+            body = {"dataframe_records": [RECORDS[i % len(RECORDS)]]}
+            got, single = invoke(workers, body), invoke(server, body)
+            assert got.status_code == 200, got.text
+            assert got.json()["predictions"] == single.json()["predictions"]
+        metrics = httpx.get(workers.url + "/metrics").text
+        route = (
+            'featurestore_serving_requests_total{route="/serving-endpoints/{model}/invocations",status="200"}'
+        )
+        assert f"{route} {float(requests)}" in metrics, metrics
+        assert f'featurestore_serving_model_version{{model="{MODEL}"}}' in metrics
+    finally:
+        stop_server(workers.process)
