@@ -4,7 +4,8 @@ looks up online, and serves feature-table lookups without a model.
 The request path is short on purpose: parse with orjson, check the token (one SHA-256 and constant-time
 compares) and the principal's SELECT grants (held in memory, serving/grants.py), one `OnlineStore.read` for all of a request's tables through a plan built when the model
 was loaded, one predict call on a float matrix, serialize with orjson. FastAPI contributes routing and
-the OpenAPI schema; bodies are not parsed by pydantic (schemas are declared for the docs only), and
+the OpenAPI schema; the two POST routes are answered without FastAPI's dependency solving
+(`_answer_directly`), bodies are not parsed by pydantic (schemas are declared for the docs only), and
 there is no middleware. The predict is short and runs on the event loop; the store call runs in a
 small thread pool under one deadline (StoreGuard), so a hung store cannot stall the loop.
 """
@@ -27,6 +28,8 @@ import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from starlette.routing import Route
 
 from feature_store.governance import PermissionDenied
 from feature_store.offline.names import qualified
@@ -126,7 +129,9 @@ class StoreGuard:
 
         try:
             # On timeout wait_for cancels the future: a call still queued is dropped, never run late.
-            return await asyncio.wait_for(asyncio.wrap_future(self._pool.submit(run, self.store)), self.timeout)
+            return await asyncio.wait_for(
+                asyncio.wrap_future(self._pool.submit(run, self.store)), self.timeout
+            )
         except TimeoutError:
             if not started.is_set():
                 raise _NotStarted() from None
@@ -382,4 +387,19 @@ def create_app(
         return {"paths": paths, "record": record}
 
     app.openapi = openapi.with_security(app, served)  # type: ignore[method-assign]
+    _answer_directly(app, (INVOCATIONS, TABLE_LOOKUP))
     return app
+
+
+def _answer_directly(app: FastAPI, paths: Sequence[str]) -> None:
+    """Route these paths through plain Starlette routes placed first; their FastAPI routes stay, and
+    document them in the OpenAPI schema. The handlers read the Request themselves, so FastAPI's
+    per-request dependency solving buys nothing and costs ~0.2 ms, a fifth of a one-record prediction."""
+    for route in [r for r in app.router.routes if isinstance(r, APIRoute) and r.path in paths]:
+
+        async def direct(
+            request: Request, endpoint: Callable[..., Awaitable[Response]] = route.endpoint
+        ) -> Response:
+            return await endpoint(request=request, **request.path_params)
+
+        app.router.routes.insert(0, Route(route.path, direct, methods=sorted(route.methods)))
