@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import threading
 import time
@@ -208,6 +209,7 @@ def create_app(
 
     def version_changed(model: Any) -> None:
         metrics.model_version.labels(model.name).set(float(model.version))
+        gc.freeze()  # the new model's objects too (see lifespan); no collect: it would stall requests
 
     watcher.on_change = version_changed
 
@@ -223,6 +225,11 @@ def create_app(
         if missing:
             state["guard"].close()
             raise RuntimeError(f"could not load {missing}: {watcher.last_error}")
+        # A loaded server holds ~400k long-lived objects (models, libraries); a full collection scans
+        # them all, ~300 ms here, longer than the store deadline: every request then waiting fails.
+        # Frozen, they are never scanned again, and collections see only what requests allocate.
+        gc.collect()
+        gc.freeze()
         watcher.start()
         log.info("serving %s from %s", watcher.refresh(), store_spec.describe())
         try:
