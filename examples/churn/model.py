@@ -22,8 +22,7 @@ from examples.churn.repo import (
 )
 from feature_store.client.core import FeatureStoreClient
 from feature_store.declarations import Column, FeatureFunction
-from feature_store.offline.quality import Outcome, rows_per_day
-from feature_store.runtime.timeutil import days
+from feature_store.offline.quality import Outcome
 from feature_store.training.lookups import FeatureLookup
 from feature_store.training.training_set import TrainingSet, bind_lookups, split_functions
 
@@ -82,7 +81,7 @@ def write_training_days(fe: FeatureStoreClient, first: date, last: date) -> dict
         evolve=True,  # a lookup or on-demand feature added to the model adds its column
     )
     fe.tables.replace_days(TRAINING_SET_TABLE, df, first, last)
-    return rows_per_day(fe.tables.read_days(TRAINING_SET_TABLE, first, last), list(days(first, last)))
+    return fe.tables.rows_per_day(TRAINING_SET_TABLE, first, last)
 
 
 def leakage_outcome(df: DataFrame) -> Outcome:

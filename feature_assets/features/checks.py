@@ -67,7 +67,7 @@ def build_snapshot_checks(spec: WindowedTable, key: dg.AssetKey) -> list[dg.Asse
     ) -> Iterator:
         day_list = partition_days(context)
         tables = delta.tables(spark.get_session())
-        counts = quality.rows_per_day(tables.read_days(spec.name, day_list[0], day_list[-1]), day_list)
+        counts = tables.rows_per_day(spec.name, day_list[0], day_list[-1])
         before = previous_day_rows(tables, spec.name, day_list[0])
         outcomes = {}
         for day in day_list:  # each day against the last day before it that had rows, as over a range

@@ -2,8 +2,10 @@
 read from its `_delta_log` by delta-rs (the `deltalake` package).
 
 What `featurestore tables`, `describe` and `sql` need is metadata, and starting Spark for it costs
-~30 s (the JVM, the Delta jars, a session) for what the log answers in milliseconds. Writes, and
-reads of rows, stay with Spark (offline/delta_tables.py): this module never writes.
+~30 s (the JVM, the Delta jars, a session) for what the log answers in milliseconds. The assets use
+it too, for what a write needs to report: the new version and the rows per day, from the files'
+statistics in the log (no Spark job reading back what was just written). Writes, and reads of rows,
+stay with Spark (offline/delta_tables.py): this module never writes.
 
 Roots on the local filesystem only. A Delta root on Azure (`abfss://`, `wasb://`) is authenticated
 through hadoop-azure's settings (azure/storage.py); those readers keep Spark (`is_readable_here`).
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -96,15 +99,38 @@ class DeltaLog:
             return False
         return True
 
-    def read(self, name: str) -> TableLog:
+    def version(self, name: str) -> int:
+        return self._open(name).version()
+
+    def rows_per_day(self, name: str, first: date, last: date, column: str = "date") -> dict[date, int] | None:
+        """Rows of each day first..last of a table partitioned by `column`, summed from its files'
+        statistics (days without files are absent); None when a file in range has no row count."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        files = pa.table(self._open(name).get_add_actions(flatten=True))
+        partition = f"partition.{column}"
+        if partition not in files.column_names:
+            return None
+        files = files.select([partition, "num_records"])
+        files = files.filter(pc.and_(pc.greater_equal(files[partition], first), pc.less_equal(files[partition], last)))
+        if files["num_records"].null_count:
+            return None
+        counted = files.group_by(partition).aggregate([("num_records", "sum")])
+        return dict(zip(counted[partition].to_pylist(), counted["num_records_sum"].to_pylist(), strict=True))
+
+    def _open(self, name: str) -> Any:
         from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
 
         path = self.path(name)
         try:
-            table = DeltaTable(str(path))
+            return DeltaTable(str(path))
         except TableNotFoundError:
             raise TableNotFound(f"table {qualified(name)} does not exist at {path}") from None
+
+    def read(self, name: str) -> TableLog:
+        table = self._open(name)
         metadata = table.metadata()
         schema = json.loads(table.schema().to_json())
         return TableLog(

@@ -25,12 +25,14 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, Row, SparkSession
 
 from feature_store.declarations import Column
+from feature_store.offline import quality
+from feature_store.offline.delta_log import DeltaLog
 from feature_store.offline.names import TableNotFound, qualified
 
 # Delta's commit conflicts (io.delta.exceptions.*): another writer committed to the same files first.
@@ -91,6 +93,8 @@ class DeltaTables:
     def __init__(self, spark: SparkSession, root: str) -> None:
         self.spark = spark
         self.root = root.rstrip("/")
+        # Metadata a write reports (version, rows per day) comes from the log itself where it is local.
+        self._log = DeltaLog(self.root) if DeltaLog.is_readable_here(self.root) else None
 
     def path(self, name: str) -> str:
         schema, table = qualified(name).split(".")
@@ -213,10 +217,29 @@ class DeltaTables:
         return self.read(name).where(day_predicate(first, last))
 
     def version(self, name: str) -> int:
+        if self._log is not None:
+            try:
+                return self._log.version(name)
+            except Exception as exc:  # unreadable by delta-rs here (a feature it lacks, a path it can't see)
+                log.debug("%s: version from DESCRIBE HISTORY (%s)", name, exc)
         try:
             return int(self.spark.sql(f"DESCRIBE HISTORY {self.sql_name(name)} LIMIT 1").first()["version"])
         except AnalysisException as exc:
             raise TableNotFound(f"table {qualified(name)} does not exist at {self.path(name)}") from exc
+
+    def rows_per_day(self, name: str, first: date, last: date) -> dict[str, int]:
+        """Rows of each day first..last ("YYYY-MM-DD" -> n, 0 for a day without rows). On a local root
+        from the Delta log's file statistics (no Spark job); else, or for files without statistics,
+        by counting the rows."""
+        wanted = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        if self._log is not None:
+            try:
+                counts = self._log.rows_per_day(name, first, last)
+                if counts is not None:
+                    return {d.isoformat(): counts.get(d, 0) for d in wanted}
+            except Exception as exc:  # as in version(): Spark can still answer
+                log.debug("%s: rows per day by a count job (%s)", name, exc)
+        return quality.rows_per_day(self.read_days(name, first, last), wanted)
 
     def properties(self, name: str) -> dict[str, str]:
         detail = self.detail(name)

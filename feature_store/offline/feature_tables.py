@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from feature_store.declarations import Repo, TransformTable, WindowedTable
 from feature_store.offline.delta_tables import DeltaTables
-from feature_store.offline.quality import missing_days, rows_per_day
+from feature_store.offline.quality import missing_days
 from feature_store.offline.transform import compute_transform, read_inputs
 from feature_store.offline.windowed import compute_daily_tiles, compute_snapshots, tile_range_for, tile_schema
 from feature_store.runtime.timeutil import days
@@ -68,8 +68,7 @@ def write_tiles(
         allow_changes=allow_changes,
     )
     version = tables.replace_days(spec.tiles_table, tiles, first, last)
-    written = tables.read_days(spec.tiles_table, first, last)
-    rows = rows_per_day(written, list(days(first, last)))
+    rows = tables.rows_per_day(spec.tiles_table, first, last)
     return WriteResult(spec.tiles_table, rows, version, schema_changes=changes)
 
 
@@ -86,8 +85,7 @@ def write_snapshots(
     snapshots = compute_snapshots(tiles, spec, first, last)
     changes = ensure_snapshot_table(tables, spec, allow_changes)
     version = tables.replace_days(spec.name, snapshots, first, last)
-    written = tables.read_days(spec.name, first, last)
-    rows = rows_per_day(written, list(days(first, last)))
+    rows = tables.rows_per_day(spec.name, first, last)
     return WriteResult(spec.name, rows, version, missing_days(present, expected), changes)
 
 
@@ -108,8 +106,7 @@ def ensure_snapshot_table(
 def previous_day_rows(tables: DeltaTables, table: str, day: date) -> int | None:
     """Rows of the day before `day`, or None if that day was never written."""
     before = day - timedelta(days=1)
-    n = tables.read_days(table, before, before).agg(F.count("*")).first()[0]
-    return n or None
+    return tables.rows_per_day(table, before, before)[before.isoformat()] or None
 
 
 def write_transform(
@@ -126,5 +123,4 @@ def write_transform(
     for day in days(first, last):
         rows = compute_transform(tables.spark, spec, read_inputs(tables, repo, spec, day), day)
         version = tables.replace_days(spec.name, rows, day, day)
-    written = tables.read_days(spec.name, first, last)
-    return WriteResult(spec.name, rows_per_day(written, list(days(first, last))), version, schema_changes=changes)
+    return WriteResult(spec.name, tables.rows_per_day(spec.name, first, last), version, schema_changes=changes)
