@@ -42,23 +42,9 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def resources(spark, home: Path) -> dict:
     """The local profile's resources pointed at this test's data dir."""
-    from resources import (
-        DeltaLakeResource,
-        LocalLandingZoneResource,
-        MLflowResource,
-        SparkResource,
-        SqliteOnlineStoreResource,
-    )
+    from tests.local_resources import resources_for
 
-    return {
-        "spark": SparkResource(master="local[2]"),
-        "delta": DeltaLakeResource(root=str(home / "delta")),
-        "landing": LocalLandingZoneResource(root=str(home / "landing")),
-        "online_store": SqliteOnlineStoreResource(path=str(home / "online.db")),
-        "mlflow_tracking": MLflowResource(
-            tracking_uri=f"sqlite:///{home / 'mlflow.db'}", artifact_root=(home / "mlartifacts").as_uri()
-        ),
-    }
+    return resources_for(home)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 
 from examples.churn.repo import CHURN_HORIZON_DAYS, CUSTOMER_FEATURES
+from tests.local_resources import resources_for
 
 FIRST, LAST = date(2025, 1, 1), date(2025, 2, 14)
 LAST_LABEL_DAY = LAST - timedelta(days=CHURN_HORIZON_DAYS)
@@ -38,26 +39,6 @@ def generate_landing(home: Path) -> None:
 
     generate(home / "landing", FIRST, LAST, customers=80, products=12, transactions_per_day=60, seed=11,
              label_fraction=0.4)  # fmt: skip
-
-
-def resources_for(home: Path) -> dict[str, Any]:
-    from resources import (
-        DeltaLakeResource,
-        LocalLandingZoneResource,
-        MLflowResource,
-        SparkResource,
-        SqliteOnlineStoreResource,
-    )
-
-    return {
-        "spark": SparkResource(master="local[2]"),
-        "delta": DeltaLakeResource(root=str(home / "delta")),
-        "landing": LocalLandingZoneResource(root=str(home / "landing")),
-        "online_store": SqliteOnlineStoreResource(path=str(home / "online.db")),
-        "mlflow_tracking": MLflowResource(
-            tracking_uri=f"sqlite:///{home / 'mlflow.db'}", artifact_root=(home / "mlartifacts").as_uri()
-        ),
-    }
 
 
 def run_step(home: Path, asset: str, first: date, last: date) -> dg.ExecuteInProcessResult:

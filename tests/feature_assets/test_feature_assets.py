@@ -10,30 +10,12 @@ from pyspark.sql import functions as F
 from feature_assets.definitions import all_assets, all_checks
 from feature_assets.jobs import all_checks_job
 from feature_store.offline.delta_tables import DeltaTables
-from resources import (
-    DeltaLakeResource,
-    LocalLandingZoneResource,
-    MLflowResource,
-    SparkResource,
-    SqliteOnlineStoreResource,
-)
 from tests.landing_files import land_three_days
+from tests.local_resources import resources_for
 
 CHAIN = dg.AssetSelection.assets("raw_transactions", "customer_daily_tiles", "customer_features")
 DAYS = ["2025-01-01", "2025-01-02", "2025-01-03"]
 RANGE_TAGS = {"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[-1]}
-
-
-def resources_for(home: Path) -> dict:
-    return {
-        "spark": SparkResource(master="local[2]"),
-        "delta": DeltaLakeResource(root=str(home / "delta")),
-        "landing": LocalLandingZoneResource(root=str(home / "landing")),
-        "online_store": SqliteOnlineStoreResource(path=str(home / "online.db")),
-        "mlflow_tracking": MLflowResource(
-            tracking_uri=f"sqlite:///{home / 'mlflow.db'}", artifact_root=(home / "mlartifacts").as_uri()
-        ),
-    }
 
 
 def snapshot_rows(spark, home: Path) -> list:
