@@ -268,6 +268,12 @@ SERVING_TOKENS = declare(
     "Token hashes of the serving endpoint, one 'sha256:<hex> <principal>' a line",
     secret=True,
 )
+SERVE_ARGUMENTS = declare(
+    "FEATURE_STORE_SERVE_ARGUMENTS",
+    "serving",
+    "Internal: `featurestore serve --workers N` passes its arguments to its worker processes here "
+    "(JSON); never set by hand",
+)
 
 # -- secrets and identity (feature_store/runtime/secrets.py, feature_store/azure/identity.py) -------------------
 KEY_VAULT_URL = declare(

@@ -11,10 +11,11 @@ import shutil
 import tempfile
 from typing import Any
 
+from feature_store.runtime import variables as V
 from feature_store.runtime.settings import Settings
 from feature_store.serving.metrics import MULTIPROCESS_METRICS_DIR
 
-SERVE_ARGUMENTS = "FEATURE_STORE_SERVE_ARGUMENTS"  # --workers: the parent's arguments, for each worker
+SERVE_ARGUMENTS = V.SERVE_ARGUMENTS.name  # --workers: the parent's arguments, for each worker
 
 
 def add_serve(subparsers: argparse._SubParsersAction) -> None:
