@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from feature_store.client.validation import PRIMARY_KEYS, CatalogEntry, NotAFeatureTable, decode_properties
 from feature_store.offline.delta_log import DeltaLog
-from feature_store.offline.names import TableNotFound, qualified
+from feature_store.offline.names import TableNotFound, qualified, table_path
 from feature_store.online.catalog import read_published
 from feature_store.runtime.settings import Settings
 
@@ -121,8 +121,7 @@ class CatalogReader:
 
     def get_table(self, name: str) -> FeatureTable:
         table = qualified(name)
-        schema, short = table.split(".")
-        path = f"{self.settings.delta_root.rstrip('/')}/{schema}/{short}"  # as DeltaTables.path names it
+        path = table_path(self.settings.delta_root, table)  # the path the Spark client reports
         read = self.log.read(table)
         entry = catalog_entry(table, path, read.properties)
         columns = [Feature(c.name, c.dtype, c.comment) for c in read.columns]

@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from feature_store.offline.names import TableNotFound, qualified
+from feature_store.offline.names import TableNotFound, qualified, table_path
 
 # Delta's type names (the protocol's schema JSON) -> Spark's simpleString, where they differ.
 _SPARK_NAMES = {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint"}
@@ -81,8 +81,7 @@ class DeltaLog:
         return local_path(root) is not None
 
     def path(self, name: str) -> Path:
-        schema, table = qualified(name).split(".")
-        return self.root / schema / table
+        return Path(table_path(str(self.root), name))
 
     def list(self, schema: str | None = None) -> list[str]:
         """Every Delta table under the root, as "schema.table" (what DeltaTables.list finds with Spark)."""
@@ -102,7 +101,9 @@ class DeltaLog:
     def version(self, name: str) -> int:
         return self._open(name).version()
 
-    def rows_per_day(self, name: str, first: date, last: date, column: str = "date") -> dict[date, int] | None:
+    def rows_per_day(
+        self, name: str, first: date, last: date, column: str = "date"
+    ) -> dict[date, int] | None:
         """Rows of each day first..last of a table partitioned by `column`, summed from its files'
         statistics (days without files are absent); None when a file in range has no row count."""
         import pyarrow as pa
@@ -113,7 +114,9 @@ class DeltaLog:
         if partition not in files.column_names:
             return None
         files = files.select([partition, "num_records"])
-        files = files.filter(pc.and_(pc.greater_equal(files[partition], first), pc.less_equal(files[partition], last)))
+        files = files.filter(
+            pc.and_(pc.greater_equal(files[partition], first), pc.less_equal(files[partition], last))
+        )
         if files["num_records"].null_count:
             return None
         counted = files.group_by(partition).aggregate([("num_records", "sum")])

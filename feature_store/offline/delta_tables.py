@@ -33,7 +33,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from feature_store.declarations import Column
 from feature_store.offline import quality
 from feature_store.offline.delta_log import DeltaLog
-from feature_store.offline.names import TableNotFound, qualified
+from feature_store.offline.names import TableNotFound, qualified, table_path
 
 # Delta's commit conflicts (io.delta.exceptions.*): another writer committed to the same files first.
 CONFLICTS = (
@@ -97,8 +97,7 @@ class DeltaTables:
         self._log = DeltaLog(self.root) if DeltaLog.is_readable_here(self.root) else None
 
     def path(self, name: str) -> str:
-        schema, table = qualified(name).split(".")
-        return f"{self.root}/{schema}/{table}"
+        return table_path(self.root, name)
 
     def sql_name(self, name: str) -> str:
         """The table as Delta SQL names a path table: delta.`<path>`."""

@@ -18,3 +18,9 @@ def qualified(name: str) -> str:
     if not TABLE_NAME.match(name or ""):
         raise ValueError(f"{name!r} is not a table name: use 'schema.table' or 'table' (letters, digits, _)")
     return name if "." in name else f"{DEFAULT_SCHEMA}.{name}"
+
+
+def table_path(root: str, name: str) -> str:
+    """Where table `name` lives under a Delta root: <root>/<schema>/<table>."""
+    schema, table = qualified(name).split(".")
+    return f"{root.rstrip('/')}/{schema}/{table}"

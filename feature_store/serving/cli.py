@@ -88,8 +88,8 @@ def run_serve(args: argparse.Namespace) -> int:
         return 0
     # Worker processes are spawned: each rebuilds the app from these arguments (app_from_environment),
     # and they count into one set of Prometheus files, so /metrics adds up every worker's requests.
-    settings = {k: v for k, v in vars(args).items() if k != "handler"}
-    os.environ[SERVE_ARGUMENTS] = json.dumps(settings)
+    arguments = {k: v for k, v in vars(args).items() if k != "handler"}
+    os.environ[SERVE_ARGUMENTS] = json.dumps(arguments)
     metrics_dir = (
         None if os.environ.get(MULTIPROCESS_METRICS_DIR) else tempfile.mkdtemp(prefix="featurestore-")
     )
