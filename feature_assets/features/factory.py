@@ -69,13 +69,13 @@ def build_feature_table(
         context: dg.AssetExecutionContext, spark: SparkResource, delta: DeltaLakeResource
     ) -> dg.MaterializeResult:
         day_list = partition_days(context)
+        tables = delta.tables(spark.get_session())
         result = write_tiles(
-            delta.tables(spark.get_session()), spec, day_list[0], day_list[-1], allowed_changes(context)
+            tables, spec, day_list[0], day_list[-1], allowed_changes(context), context.log.info
         )
         return dg.MaterializeResult(metadata=_write_metadata(result))
 
     @dg.asset(
-
         deps=[
             dg.AssetDep(
                 tiles_key(spec),
@@ -95,7 +95,9 @@ def build_feature_table(
     ) -> dg.MaterializeResult:
         day_list = partition_days(context)
         tables = delta.tables(spark.get_session())
-        result = write_snapshots(tables, spec, day_list[0], day_list[-1], allowed_changes(context))
+        result = write_snapshots(
+            tables, spec, day_list[0], day_list[-1], allowed_changes(context), context.log.info
+        )
         if result.missing_input_days:
             context.log.warning(
                 f"{spec.short_name}: computed without tiles for {len(result.missing_input_days)} lookback day(s) "
@@ -180,7 +182,9 @@ def build_transform_table(spec: TransformTable, repo: Repo) -> FeatureTableDefs:
     ) -> dg.MaterializeResult:
         day_list = partition_days(context)
         tables = delta.tables(spark.get_session())
-        result = write_transform(tables, repo, spec, day_list[0], day_list[-1], allowed_changes(context))
+        result = write_transform(
+            tables, repo, spec, day_list[0], day_list[-1], allowed_changes(context), context.log.info
+        )
         return dg.MaterializeResult(metadata=_write_metadata(result))
 
     return FeatureTableDefs(None, transform, build_snapshot_checks(spec, snapshots_key(spec)))

@@ -10,6 +10,7 @@ from feature_assets.partitions import daily_partitions, partition_days
 from feature_assets.repo import LANDED_SOURCES
 from feature_store.declarations import Source
 from feature_store.offline.ingest import REJECTED_ROWS_TABLE, ingest_days
+from feature_store.runtime.progress import run_in_chunks
 from resources import DeltaLakeResource, LandingZoneResource, SparkResource
 
 RAW_GROUP = "raw"
@@ -24,7 +25,7 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
         pool=SPARK_POOL,
         key=raw_asset_key(source),
         partitions_def=daily_partitions,
-        # A range backfill is one run that ingests day by day in one Spark session.
+        # A range backfill is one run that ingests a month at a time in one Spark session.
         backfill_policy=dg.BackfillPolicy.single_run(),
         freshness_policy=DAILY_FRESHNESS,
         group_name=RAW_GROUP,
@@ -45,9 +46,17 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
         tables = delta.tables(session)
         zone = landing.get_landing_zone()
         day_list = partition_days(context)
-        results = ingest_days(
-            session, tables, zone, source, day_list[0], day_list[-1], log=context.log.warning
+        chunks = run_in_chunks(
+            source.table,
+            day_list[0],
+            day_list[-1],
+            lambda first, last: ingest_days(
+                session, tables, zone, source, first, last, log=context.log.warning
+            ),
+            lambda ingested: sum(r.accepted for r in ingested),
+            context.log.info,
         )
+        results = [r for chunk in chunks for r in chunk]
         for r in results:
             context.log.info(
                 f"{source.name} {r.day}: {r.rows_in} rows in = {r.accepted} accepted + {r.rejected} rejected"

@@ -1,13 +1,14 @@
 """Compute and store a windowed feature table for a range of days: tiles, then snapshots.
 
-These are the two steps each feature table's assets call; a range is one Spark job per step,
-so a year of backfill costs a few jobs, and writing any range gives the same rows as writing
-its days one by one.
+These are the two steps each feature table's assets call. A range is one Spark job per step and
+per chunk of up to a month (feature_store/runtime/progress.py), so a year of backfill costs a few
+jobs and reports its progress; writing any range gives the same rows as writing its days one by one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -18,6 +19,7 @@ from feature_store.offline.delta_tables import DeltaTables
 from feature_store.offline.quality import missing_days
 from feature_store.offline.transform import compute_transform, read_inputs
 from feature_store.offline.windowed import compute_daily_tiles, compute_snapshots, tile_range_for, tile_schema
+from feature_store.runtime.progress import RangeProgress, run_in_chunks
 from feature_store.runtime.timeutil import days
 
 TABLE_PROPERTIES_PREFIX = "featurestore."
@@ -37,6 +39,31 @@ class WriteResult:
     def rows(self) -> int:
         return sum(self.rows_by_day.values())
 
+    def then(self, later: WriteResult) -> WriteResult:
+        """This write followed by `later`'s (the next chunk of the same table)."""
+        return WriteResult(
+            self.table,
+            {**self.rows_by_day, **later.rows_by_day},
+            later.version,
+            sorted(set(self.missing_input_days) | set(later.missing_input_days)),
+            self.schema_changes + later.schema_changes,
+        )
+
+
+Report = Callable[[str], None]
+
+
+def in_chunks(
+    table: str,
+    first: date,
+    last: date,
+    write: Callable[[date, date], WriteResult],
+    report: Report | None,
+) -> WriteResult:
+    """`write` over first..last one chunk at a time (run_in_chunks), as one result."""
+    results = run_in_chunks(table, first, last, write, lambda written: written.rows, report)
+    return functools.reduce(WriteResult.then, results)
+
 
 def catalog_properties(spec: WindowedTable | TransformTable) -> dict[str, str]:
     """What the table says about itself in its Delta properties, read back by the client's catalog."""
@@ -53,10 +80,27 @@ def catalog_properties(spec: WindowedTable | TransformTable) -> dict[str, str]:
 
 
 def write_tiles(
-    tables: DeltaTables, spec: WindowedTable, first: date, last: date, allow_changes: Sequence[str] = ()
+    tables: DeltaTables,
+    spec: WindowedTable,
+    first: date,
+    last: date,
+    allow_changes: Sequence[str] = (),
+    report: Report | None = None,
 ) -> WriteResult:
     """Tiles first..last. A declaration that changed adds, drops or retypes tile columns (`allow_changes`:
     DeltaTables.evolve); the days not rewritten keep null in a new column until they are backfilled."""
+    return in_chunks(
+        spec.tiles_table,
+        first,
+        last,
+        lambda a, b: _write_tile_days(tables, spec, a, b, allow_changes),
+        report,
+    )
+
+
+def _write_tile_days(
+    tables: DeltaTables, spec: WindowedTable, first: date, last: date, allow_changes: Sequence[str]
+) -> WriteResult:
     events = tables.read_days(spec.source.table, first, last)
     tiles = compute_daily_tiles(events, spec)
     changes = tables.ensure(
@@ -73,10 +117,23 @@ def write_tiles(
 
 
 def write_snapshots(
-    tables: DeltaTables, spec: WindowedTable, first: date, last: date, allow_changes: Sequence[str] = ()
+    tables: DeltaTables,
+    spec: WindowedTable,
+    first: date,
+    last: date,
+    allow_changes: Sequence[str] = (),
+    report: Report | None = None,
 ) -> WriteResult:
     """Snapshots first..last. A tile day missing after the first day the tiles table has is a
     gap in history and reported in missing_input_days; days before it are simply before history."""
+    return in_chunks(
+        spec.name, first, last, lambda a, b: _write_snapshot_days(tables, spec, a, b, allow_changes), report
+    )
+
+
+def _write_snapshot_days(
+    tables: DeltaTables, spec: WindowedTable, first: date, last: date, allow_changes: Sequence[str]
+) -> WriteResult:
     tile_first, tile_last = tile_range_for(spec, first, last)
     history_start = tables.read(spec.tiles_table).agg(F.min("date")).first()[0] or tile_first
     tiles = tables.read_days(spec.tiles_table, tile_first, tile_last)
@@ -116,11 +173,17 @@ def write_transform(
     first: date,
     last: date,
     allow_changes: Sequence[str] = (),
+    report: Report | None = None,
 ) -> WriteResult:
     """The transform's snapshots first..last, day by day (each day sees only what it may use)."""
     changes = ensure_snapshot_table(tables, spec, allow_changes)
+    progress = RangeProgress(spec.name, (last - first).days + 1, report) if report and last > first else None
     version = 0
     for day in days(first, last):
         rows = compute_transform(tables.spark, spec, read_inputs(tables, repo, spec, day), day)
         version = tables.replace_days(spec.name, rows, day, day)
-    return WriteResult(spec.name, tables.rows_per_day(spec.name, first, last), version, schema_changes=changes)
+        if progress is not None:
+            progress.done(1)
+    return WriteResult(
+        spec.name, tables.rows_per_day(spec.name, first, last), version, schema_changes=changes
+    )

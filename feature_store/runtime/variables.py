@@ -122,6 +122,12 @@ START_DATE = declare(
 FRESHNESS_HOURS = declare(
     "FEATURE_STORE_FRESHNESS_HOURS", "deployment", "Hours after a day ends before its partition is overdue", "6"
 )
+RANGE_CHUNK_DAYS = declare(
+    "FEATURE_STORE_RANGE_CHUNK_DAYS",
+    "deployment",
+    "Days a range run (a backfill) writes per Spark job and commit; it logs progress and an ETA after each",
+    "31",
+)
 DAGSTER_HOME = declare(
     "DAGSTER_HOME", "deployment", "Dagster instance dir (dagster.yaml); `make` sets it", "{home}/dagster"
 )

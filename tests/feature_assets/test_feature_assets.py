@@ -23,16 +23,35 @@ def snapshot_rows(spark, home: Path) -> list:
 
 
 @pytest.mark.slow
-def test_range_backfill_equals_one_by_one_and_reruns_are_identical(spark, tmp_path):
+def test_range_backfill_equals_one_by_one_and_reruns_are_identical(spark, tmp_path, monkeypatch):
     by_range, by_day = tmp_path / "range", tmp_path / "days"
     land_three_days(by_range)
     land_three_days(by_day)
+    monkeypatch.setenv("FEATURE_STORE_RANGE_CHUNK_DAYS", "2")  # the range runs as chunks 01..02 and 03
+    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        [*all_assets, *all_checks], selection=CHAIN, resources=resources_for(by_range), tags=RANGE_TAGS
+        [*all_assets, *all_checks],
+        selection=CHAIN,
+        resources=resources_for(by_range),
+        tags=RANGE_TAGS,
+        instance=instance,
     )
     assert result.success
     materialized = result.asset_materializations_for_node("customer_features")
     assert sorted(m.partition for m in materialized) == DAYS  # one run recorded every day of the range
+    progress = [e.user_message for e in instance.all_logs(result.run_id) if " days (" in e.user_message]
+    for table in (
+        "raw.transactions",
+        "feature_store.customer_daily_tiles",
+        "feature_store.customer_features",
+    ):
+        lines = [line for line in progress if line.startswith(f"{table}: ")]
+        assert [line.split(", ")[0] for line in lines] == [
+            f"{table}: 2/3 days (67%)",
+            f"{table}: 3/3 days (100%)",
+        ]
+        assert " rows/s, ETA " in lines[0] and "done in " in lines[1]
+    monkeypatch.delenv("FEATURE_STORE_RANGE_CHUNK_DAYS")
     for day in DAYS:
         assert dg.materialize(
             [*all_assets], selection=CHAIN, resources=resources_for(by_day), partition_key=day
@@ -165,6 +184,7 @@ def test_partition_range_backfill_from_the_dagster_cli(spark, tmp_path):
         "FEATURE_STORE_HOME": str(tmp_path),
         "DAGSTER_HOME": str(tmp_path / "dagster"),
         "FEATURE_STORE_SPARK_MASTER": "local[1]",
+        "FEATURE_STORE_RANGE_CHUNK_DAYS": "2",
     }
     dagster = Path(sys.executable).parent / "dagster"
     completed = subprocess.run(
@@ -185,6 +205,9 @@ def test_partition_range_backfill_from_the_dagster_cli(spark, tmp_path):
         timeout=1500,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+    # The console shows each chunk's progress as the range runs.
+    assert "feature_store.customer_features: 2/3 days (67%)" in completed.stderr
+    assert "feature_store.customer_features: 3/3 days (100%)" in completed.stderr
     rows = DeltaTables(spark, str(tmp_path / "delta")).read("feature_store.customer_features")
     assert sorted(r["date"].isoformat() for r in rows.select("date").distinct().collect()) == DAYS
 
