@@ -5,11 +5,11 @@ floats, an int, a str, a bool): 30 features per entity. A lookup of N entities r
 table in one `store.read` call and gets decoded, typed rows back.
 
 Baselines (keys pre-built, values left as raw bytes, nothing decoded), on the same Redis, same keys:
-- raw GET pipeline: `pipeline(transaction=False)` with one GET per key, the minimal equivalent of our
-  layout (one string per row). This is the floor the targets refer to.
-- raw MGET: one MGET of all keys (what our store sends, minus building keys and decoding).
+- raw MGET: one MGET of all keys (what our store sends, minus building keys and decoding). This is the
+  floor the targets refer to: the cheapest way redis-py fetches these rows.
+- raw GET pipeline: `pipeline(transaction=False)` with one GET per key (2-3x the MGET in redis-py).
 - raw HGETALL pipeline: the same rows stored as hashes (Feast's layout), one HGETALL per key.
-Targets (vs the GET pipeline): p50 <= 1.5x, p99 <= 2x. Sampling interleaves contender and baselines.
+Target (vs the MGET floor): p50 <= 1.5x. Sampling interleaves contenders and baselines.
 
     .venv/bin/python benchmarks/online_lookup.py            # starts redis / cosmos servers if absent
 
@@ -21,6 +21,7 @@ numbers say nothing about Azure Cosmos DB.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import random
@@ -197,14 +198,23 @@ def main() -> int:
         os.environ.get("FEATURE_STORE_SERVICES_DIR", Path(__file__).resolve().parents[1] / ".services")
     )
     state = Path(tempfile.mkdtemp(prefix="online-bench-"))
-    customers, products = make_rows(args.keys, seed=7)
+
+    def loaded(load_into: Callable[[list[dict], list[dict]], float], n: int = args.keys) -> float:
+        """Load freshly made rows and drop them before timing: a serving process does not hold the source
+        rows, and 100k dicts left on the heap would make every garbage collection during a read (ours
+        allocates a dict per row; raw MGET only bytes) scan them."""
+        customers, products = make_rows(n, seed=7)
+        seconds = load_into(customers, products)
+        del customers, products
+        gc.collect()
+        return seconds
     print(
         f"# online lookup benchmark: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(
         f"{args.keys} keys x 2 tables, 15 features each; lookups of N entities read both tables in one call\n"
     )
-    print("| store | entities | p50 ms | p99 ms | p50 vs GET floor | p99 vs GET floor |")
+    print("| store | entities | p50 ms | p99 ms | p50 vs MGET floor | p99 vs MGET floor |")
     print("|---|---|---|---|---|---|")
     floor: dict[int, tuple[float, float]] = {}
 
@@ -223,8 +233,13 @@ def main() -> int:
         with devservices.running("redis", root, state, reuse_port=devservices.DEFAULT_PORTS["redis"]) as svc:
             store = RedisOnlineStore(svc.host, svc.port)
             client = redis.Redis(svc.host, svc.port)
-            loads.append(("redis", load(store, customers, products)))
-            load_hashes(client, customers, products)
+
+            def load_both(c: list[dict], p: list[dict]) -> float:
+                seconds = load(store, c, p)
+                load_hashes(client, c, p)  # the HGETALL floor's rows; not part of the load time
+                return seconds
+
+            loads.append(("redis", loaded(load_both)))
             baselines = redis_baselines(client)
             for size, count in zip(SIZES, args.samples, strict=True):
                 sets = entity_sets(args.keys, size, count, seed=1)
@@ -235,10 +250,10 @@ def main() -> int:
                 for s in sets:  # build each set's entity rows before timing
                     fns["ours: get_online_features plan"](s)
                 times = measure(fns, sets)
-                floor[size] = percentiles(times["raw GET pipeline"])
+                floor[size] = percentiles(times["raw MGET"])
                 for name in (
-                    "raw GET pipeline",
                     "raw MGET",
+                    "raw GET pipeline",
                     "raw HGETALL pipeline",
                     "ours: RedisOnlineStore.read",
                     "ours: get_online_features plan",
@@ -253,7 +268,7 @@ def main() -> int:
         from feature_store.online.sqlite_store import SqliteOnlineStore
 
         store = SqliteOnlineStore(state / "online.db")
-        loads.append(("sqlite", load(store, customers, products)))
+        loads.append(("sqlite", loaded(lambda c, p: load(store, c, p))))
         for size, count in zip(SIZES, args.samples, strict=True):
             sets = entity_sets(args.keys, size, count, seed=1)
             plan = plan_lookup(store)
@@ -277,7 +292,7 @@ def main() -> int:
                 enable_endpoint_discovery=False,
                 use_env_proxies=False,
             )
-            loads.append((f"cosmos emulator ({n} keys/table)", load(store, customers[:n], products[:n])))
+            loads.append((f"cosmos emulator ({n} keys/table)", loaded(lambda c, p: load(store, c, p), n)))
             for size, count in zip(SIZES, args.cosmos_samples, strict=True):
                 times = measure(
                     {"cosmos": store_lookup(store)}, entity_sets(n, size, count, seed=1), warmup=2

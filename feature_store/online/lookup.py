@@ -8,7 +8,8 @@ keys, issues one `OnlineStore.read` for every table and copies values into plain
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,15 @@ class BoundLookup:
     key_kinds: tuple[type, ...]  # int or str per key column
     features: tuple[tuple[str, str], ...]  # (feature in the table, output name)
     defaults: tuple[Any, ...]  # per feature, used when the key has no row
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(output for _, output in self.features)
+
+    def values_getter(self) -> Callable[[Mapping[str, Any]], Any]:
+        """A stored row's feature values in `features` order, in one C call: a tuple when there are two
+        or more features, else the one value (operator.itemgetter's convention)."""
+        return operator.itemgetter(*(feature for feature, _ in self.features))
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,17 @@ def _coerce_key(value: Any, kind: type, column: str, row: int) -> Any:
     )
 
 
+def _column(row: Mapping[str, Any], column: str, i: int, lookup: BoundLookup) -> Any:
+    try:
+        return row[column]
+    except KeyError:
+        raise LookupInputError(
+            f"entity row {i} has no column {column!r}, a lookup key of {lookup.table}"
+        ) from None
+    except TypeError:
+        raise LookupInputError(f"entity row {i} must be a mapping of column to value") from None
+
+
 class OnlineLookupPlan:
     def __init__(self, lookups: Sequence[BoundLookup]) -> None:
         outputs: dict[str, str] = {}
@@ -107,28 +128,35 @@ class OnlineLookupPlan:
         self.output_names = tuple(outputs)
         self.request_columns = tuple(dict.fromkeys(c for lk in lookups for c in lk.request_keys))
         self.tables = tuple(dict.fromkeys(lk.table for lk in lookups))
+        # Per lookup, what copies a found row's features into an output row (built once, not per request).
+        self._copies = [(lk.output_names, lk.values_getter() if lk.features else None) for lk in lookups]
 
     def keys_for(self, entity_rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
         """Per lookup, the store key of every entity row (None where a key value is null)."""
         result = []
         for lookup in self.lookups:
+            if len(lookup.request_keys) == 1:
+                result.append(self._single_keys(lookup, entity_rows))
+                continue
             keys = []
-            single = len(lookup.request_keys) == 1
             for i, row in enumerate(entity_rows):
-                try:
-                    parts = [
-                        _coerce_key(row[c], kind, c, i)
-                        for c, kind in zip(lookup.request_keys, lookup.key_kinds, strict=True)
-                    ]
-                except KeyError as exc:
-                    raise LookupInputError(
-                        f"entity row {i} has no column {exc.args[0]!r}, a lookup key of {lookup.table}"
-                    ) from None
-                except TypeError:
-                    raise LookupInputError(f"entity row {i} must be a mapping of column to value") from None
-                keys.append(None if None in parts else parts[0] if single else tuple(parts))
+                parts = [
+                    _coerce_key(_column(row, c, i, lookup), kind, c, i)
+                    for c, kind in zip(lookup.request_keys, lookup.key_kinds, strict=True)
+                ]
+                keys.append(None if None in parts else tuple(parts))
             result.append(keys)
         return result
+
+    @staticmethod
+    def _single_keys(lookup: BoundLookup, entity_rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        # The common case, on every request's path: one key column, values already of the right type.
+        column, kind = lookup.request_keys[0], lookup.key_kinds[0]
+        keys = []
+        for i, row in enumerate(entity_rows):
+            value = _column(row, column, i, lookup)
+            keys.append(value if type(value) is kind else _coerce_key(value, kind, column, i))
+        return keys
 
     def execute(self, store: OnlineStore, entity_rows: Sequence[Mapping[str, Any]]) -> OnlineFeatures:
         keys = self.keys_for(entity_rows)
@@ -142,7 +170,9 @@ class OnlineLookupPlan:
         rows: list[dict[str, Any]] = [{} for _ in range(n)]
         stamps: list[dict[str, datetime | None]] = [{} for _ in range(n)]
         missing: list[list[str]] = [[] for _ in range(n)]
-        for lookup, lookup_keys, result in zip(self.lookups, keys, results, strict=True):
+        for lookup, (outputs, values_of), lookup_keys, result in zip(
+            self.lookups, self._copies, keys, results, strict=True
+        ):
             found = iter(result.rows)
             for i, key in enumerate(lookup_keys):
                 stored = None if key is None else next(found)
@@ -154,7 +184,13 @@ class OnlineLookupPlan:
                     if lookup.table not in missing[i]:
                         missing[i].append(lookup.table)
                 else:
-                    for feature, output in lookup.features:
-                        out[output] = stored.get(feature)
+                    try:
+                        if len(outputs) > 1:
+                            out.update(zip(outputs, values_of(stored), strict=True))
+                        elif outputs:
+                            out[outputs[0]] = values_of(stored)
+                    except KeyError:  # a row written before a feature was added to its table
+                        for feature, output in lookup.features:
+                            out[output] = stored.get(feature)
                     stamps[i][lookup.table] = stored[TS_COLUMN]
         return OnlineFeatures(rows, stamps, missing)

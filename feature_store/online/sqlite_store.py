@@ -31,7 +31,7 @@ from feature_store.online.base import (
     check_table,
     check_ttl,
 )
-from feature_store.online.encoding import decode_row, dumps, encode_key
+from feature_store.online.encoding import decode_rows, dumps, encode_key
 
 _NO_CUTOFF = -(2**63)
 _META_DDL = (
@@ -105,7 +105,7 @@ class SqliteOnlineStore(OnlineStore):
                             raise
                         found = {}  # never written (or dropped): every key is missing
                     get = found.get
-                    rows = [None if (v := get(k)) is None else decode_row(v) for k in encoded]
+                    rows = decode_rows([get(k) for k in encoded])
                     results.append(TableResult(table, keys, rows))
             finally:
                 if many:

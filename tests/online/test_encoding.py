@@ -10,8 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feature_store.online.encoding import (
+    INT_MAX,
+    INT_MIN,
     InvalidRowError,
+    OnlineStoreError,
     decode_row,
+    decode_rows,
     encode_key,
     encode_row,
     row_ts,
@@ -22,6 +26,8 @@ values = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(),
+    st.integers(min_value=INT_MIN - 2, max_value=INT_MIN + 2),
+    st.integers(min_value=INT_MAX - 2, max_value=INT_MAX + 2),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(),
     st.datetimes(timezones=st.just(UTC)),
@@ -48,6 +54,38 @@ def test_rows_round_trip_with_their_types(row, ts):
         assert decoded.pop("feature_ts") == ts
         assert decoded.keys() == row.keys()
         assert all(same(row[k], decoded[k]) for k in row), (row, decoded)
+
+
+def same_row(a: dict | None, b: dict | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.none() | st.dictionaries(names, values, max_size=5), max_size=6),
+    as_bytes=st.booleans(),
+)
+def test_a_batch_decodes_as_each_row_does(rows, as_bytes):
+    texts = [
+        None if row is None else encode_row(row, n, frozenset({"feature_ts"}), 10**7, "t")
+        for n, row in enumerate(rows)
+    ]
+    if as_bytes:
+        texts = [None if t is None else t.encode() for t in texts]
+    decoded = decode_rows(texts)
+    assert len(decoded) == len(texts)
+    assert all(
+        same_row(got, None if t is None else decode_row(t)) for got, t in zip(decoded, texts, strict=True)
+    )
+
+
+def test_a_batch_names_a_value_that_is_not_a_row():
+    good = encode_row({"x": 1}, 0, frozenset(), 100, "t").encode()
+    for bad in (b'{"x":1}', b"[1,2]", b"not json", b"[1,{}],[2,{}]"):
+        with pytest.raises(OnlineStoreError, match="stored value is not a feature row"):
+            decode_rows([good, None, bad])
 
 
 key_parts = st.one_of(st.integers(), st.text())
