@@ -204,17 +204,19 @@ def ingest_days(
             first,
             last,
         )
-        tables.replace_days(REJECTED_ROWS_TABLE, rejected, first, last, f"source = '{source.name}'")
         read_counts = rows.groupBy("date", "reason").agg(F.count("*").alias("n")).collect()
+        # A commit only when it changes something: rows rejected now, or rows of an earlier run to remove
+        # (the rejected table is partitioned by source and date; its log counts rows per date).
+        if (
+            unreadable
+            or any(r["reason"] is not None for r in read_counts)
+            or any(tables.rows_per_day(REJECTED_ROWS_TABLE, first, last).values())
+        ):
+            tables.replace_days(REJECTED_ROWS_TABLE, rejected, first, last, f"source = '{source.name}'")
     finally:
         rows.unpersist()
-    stored = {
-        r["date"]: r["n"]
-        for r in tables.read_days(source.table, first, last)
-        .groupBy("date")
-        .agg(F.count("*").alias("n"))
-        .collect()
-    }
+    # What the commit holds per day, from its files' row counts in the Delta log (a count job elsewhere).
+    stored = {date.fromisoformat(d): n for d, n in tables.rows_per_day(source.table, first, last).items()}
     results = []
     for day in days(first, last):
         reasons: dict[str, int] = {}

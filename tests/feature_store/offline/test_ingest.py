@@ -187,3 +187,24 @@ def test_rerun_keeps_the_record_of_files_quarantined_earlier(spark, tables, home
     assert again.accepted == 1 and again.rejected == 0
     [record] = tables.read(REJECTED_ROWS_TABLE).collect()
     assert record["file"].endswith("_quarantine/date=2025-01-02/broken.parquet")
+
+
+def test_the_rejected_rows_table_gets_a_commit_only_when_it_changes(spark, tables, home):
+    landing = home / "landing"
+    write_landing(landing, "transactions", "2025-01-01", [txn("a", "c1", "p1", 1.0, "2025-01-01 05:00")])
+    bad_day = landing / "transactions" / "date=2025-01-02"
+    write_landing(landing, "transactions", "2025-01-02", [txn("b", None, "p1", 2.0, "2025-01-02 05:00")])
+    ingest(spark, tables, landing, DAY, DAY)
+    assert tables.read(REJECTED_ROWS_TABLE).count() == 1
+    version = tables.version(REJECTED_ROWS_TABLE)
+
+    ingest(spark, tables, landing, date(2025, 1, 1), date(2025, 1, 1))  # clean, nothing stored: no commit
+    assert tables.version(REJECTED_ROWS_TABLE) == version
+
+    for f in bad_day.iterdir():  # the day's file is fixed upstream and the day re-run
+        f.unlink()
+    write_landing(landing, "transactions", "2025-01-02", [txn("b", "c1", "p1", 2.0, "2025-01-02 05:00")])
+    [result] = ingest(spark, tables, landing, DAY, DAY)
+    assert (result.accepted, result.rejected) == (1, 0)
+    assert tables.version(REJECTED_ROWS_TABLE) == version + 1  # the earlier rejection is removed
+    assert tables.read(REJECTED_ROWS_TABLE).count() == 0
