@@ -79,7 +79,7 @@ RAW = TRANSACTIONS.table
 LAST_DAY = date(2025, 12, 31)
 SEED_TABLE = "bench.seed_features"
 TARGET_SEED_OVER_TILED = 5.0
-TARGET_ALL_OVER_7 = 1.5
+TARGET_ALL_OVER_7 = 1.3
 
 FULL = {"customers": 50_000, "transactions": 10_000_000, "days": 365, "products": 5_000}
 SMALL = {"customers": 2_000, "transactions": 200_000, "days": 120, "products": 500}
