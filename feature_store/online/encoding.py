@@ -178,10 +178,10 @@ def decode_rows(
     present = [v for v in values if v is not None]
     if len(present) < 2:
         return [None if v is None else decode_row(v, ts_name) for v in values]
-    joined = b",".join(present) if type(present[0]) is bytes else ",".join(present)
     try:
+        joined = b",".join(present) if type(present[0]) is bytes else ",".join(present)
         pairs = orjson.loads(b"[%s]" % joined if type(joined) is bytes else f"[{joined}]")
-    except (orjson.JSONDecodeError, TypeError):  # a lenient row, or a str among bytes: one by one
+    except (orjson.JSONDecodeError, TypeError):  # a lenient row, or str and bytes mixed: one by one
         pairs = None
     if pairs is None or len(pairs) != len(present):
         return [None if v is None else decode_row(v, ts_name) for v in values]
