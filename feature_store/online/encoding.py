@@ -156,18 +156,13 @@ def decode_row(text: str | bytes, ts_name: str = "feature_ts") -> dict[str, Any]
     try:
         # orjson reads a 15-feature row in ~2 µs (it caches the feature names as dict keys); the stdlib
         # scanner took ~10, most of a Redis read of many rows.
-        ts, features = orjson.loads(text)
-    except (orjson.JSONDecodeError, ValueError, TypeError):
+        decoded = orjson.loads(text)
+    except orjson.JSONDecodeError:
         # NaN/Infinity literals and escaped lone surrogates are ours but not strict JSON: the stdlib parser
         # reads them (and names a value that is not a row at all).
         return _decode_row_leniently(text, ts_name)
-    if type(features) is not dict or type(ts) is not int:
-        raise _not_a_row(text)
     # Only tags are JSON objects among values; `:{` may also occur inside a string (harmless extra walk).
-    if (b":{" if type(text) is bytes else ":{") in text:
-        _untag(features)
-    features[ts_name] = _timestamp(ts)
-    return features
+    return _as_row(decoded, text, (b":{" if type(text) is bytes else ":{") in text, ts_name)
 
 
 def decode_rows(
@@ -180,41 +175,36 @@ def decode_rows(
         return [None if v is None else decode_row(v, ts_name) for v in values]
     try:
         joined = b",".join(present) if type(present[0]) is bytes else ",".join(present)
-        pairs = orjson.loads(b"[%s]" % joined if type(joined) is bytes else f"[{joined}]")
+        parsed = orjson.loads(b"[%s]" % joined if type(joined) is bytes else f"[{joined}]")
     except (orjson.JSONDecodeError, TypeError):  # a lenient row, or str and bytes mixed: one by one
-        pairs = None
-    if pairs is None or len(pairs) != len(present):
+        parsed = None
+    if parsed is None or len(parsed) != len(present):
         return [None if v is None else decode_row(v, ts_name) for v in values]
     tagged = (b":{" if type(joined) is bytes else ":{") in joined
-    stamps = _TS_CACHE
-    found = iter(pairs)
-    rows: list[dict[str, Any] | None] = []
-    for value in values:
-        if value is None:
-            rows.append(None)
-            continue
-        pair = next(found)
-        if type(pair) is not list or len(pair) != 2 or type(pair[1]) is not dict:
-            rows.append(decode_row(value, ts_name))  # raises, naming the value
-            continue
-        ts, features = pair
-        if tagged:
-            _untag(features)
-        features[ts_name] = stamps.get(ts) or _timestamp(ts)
-        rows.append(features)
-    return rows
+    found = iter(parsed)
+    return [None if v is None else _as_row(next(found), v, tagged, ts_name) for v in values]
 
 
 def _decode_row_leniently(text: str | bytes, ts_name: str) -> dict[str, Any]:
     if type(text) is bytes:
         text = text.decode()
     try:
-        (ts, features), end = _scan(text, 0)
-    except (StopIteration, ValueError, TypeError):
+        decoded, end = _scan(text, 0)
+    except (StopIteration, ValueError):
         raise _not_a_row(text) from None
-    if end != len(text) or type(features) is not dict or type(ts) is not int:
+    if end != len(text):
         raise _not_a_row(text)
-    if ":{" in text:
+    return _as_row(decoded, text, ":{" in text, ts_name)
+
+
+def _as_row(decoded: Any, text: str | bytes, tagged: bool, ts_name: str) -> dict[str, Any]:
+    """A parsed `[ts, {features}]` as the row's features plus `ts_name`; `text` names it if it is not one."""
+    if type(decoded) is not list or len(decoded) != 2:
+        raise _not_a_row(text)
+    ts, features = decoded
+    if type(features) is not dict or type(ts) is not int:
+        raise _not_a_row(text)
+    if tagged:
         _untag(features)
     features[ts_name] = _timestamp(ts)
     return features
