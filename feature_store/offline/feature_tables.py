@@ -19,7 +19,7 @@ from feature_store.offline.delta_tables import DeltaTables
 from feature_store.offline.quality import missing_days
 from feature_store.offline.transform import compute_transform, read_inputs
 from feature_store.offline.windowed import compute_daily_tiles, compute_snapshots, tile_range_for, tile_schema
-from feature_store.runtime.progress import RangeProgress, run_in_chunks
+from feature_store.runtime.progress import run_in_chunks
 from feature_store.runtime.timeutil import days
 
 TABLE_PROPERTIES_PREFIX = "featurestore."
@@ -177,13 +177,12 @@ def write_transform(
 ) -> WriteResult:
     """The transform's snapshots first..last, day by day (each day sees only what it may use)."""
     changes = ensure_snapshot_table(tables, spec, allow_changes)
-    progress = RangeProgress(spec.name, (last - first).days + 1, report) if report and last > first else None
-    version = 0
-    for day in days(first, last):
+
+    def write_day(day: date, _: date) -> int:
         rows = compute_transform(tables.spark, spec, read_inputs(tables, repo, spec, day), day)
-        version = tables.replace_days(spec.name, rows, day, day)
-        if progress is not None:
-            progress.done(1)
+        return tables.replace_days(spec.name, rows, day, day)
+
+    versions = run_in_chunks(spec.name, first, last, write_day, lambda _: None, report, size=1)
     return WriteResult(
-        spec.name, tables.rows_per_day(spec.name, first, last), version, schema_changes=changes
+        spec.name, tables.rows_per_day(spec.name, first, last), versions[-1], schema_changes=changes
     )

@@ -100,10 +100,12 @@ def run_in_chunks(
     step: Callable[[date, date], T],
     rows: Callable[[T], int | None],
     report: Callable[[str], None] | None,
+    size: int | None = None,
 ) -> list[T]:
-    """`step` over first..last one chunk at a time; after each chunk of a range longer than one,
-    `report` gets days done, rows (`rows` of the step's result) per second and an ETA."""
-    chunks = list(day_chunks(first, last))
+    """`step` over first..last one chunk (of `size` days, default chunk_days()) at a time; after each
+    chunk of a range longer than one, `report` gets days done, rows (`rows` of the step's result, None
+    if unknown) per second and an ETA."""
+    chunks = list(day_chunks(first, last, size))
     progress = None
     if report is not None and len(chunks) > 1:
         progress = RangeProgress(what, (last - first).days + 1, report)
