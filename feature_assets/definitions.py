@@ -1,6 +1,6 @@
 """The whole pipeline on one screen: the assets, checks and sensors generated from the feature repo, the
 repo's own assets (Repo.asset_modules), jobs, and the resources of the deployment chosen by
-FEATURE_STORE_PROFILE (local | azure)."""
+FEATURE_STORE_PROFILE (local | azure) with the executor that suits where Spark runs."""
 
 import dagster as dg
 
@@ -15,7 +15,7 @@ from feature_assets.raw.assets import raw_assets
 from feature_assets.raw.checks import raw_checks
 from feature_assets.raw.sensors import landing_sensors
 from feature_store.runtime.settings import Settings
-from resources.profiles import resources_for
+from resources.profiles import executor_for, resources_for
 
 all_assets = [
     *raw_assets,
@@ -38,4 +38,5 @@ defs = dg.Definitions(
     sensors=[*landing_sensors, automation_sensor, freshness_sensor],
     jobs=[all_checks_job, freshness_checks_job],
     resources=resources_for(Settings.from_env()),
+    executor=executor_for(),
 )

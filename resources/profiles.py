@@ -1,4 +1,5 @@
-"""The resource set of each deployment profile, built only for the active one.
+"""The resource set of each deployment profile, built only for the active one, and the executor its
+runs use.
 
 Secrets reach resources as `dg.EnvVar`s, so Dagster resolves them at run time and never shows them in
 the UI or the run config; everything else comes from the Settings (docs/configuration.md).
@@ -6,7 +7,7 @@ the UI or the run config; everything else comes from the Settings (docs/configur
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 
@@ -101,3 +102,14 @@ PROFILES: dict[str, Callable[[Settings], dict[str, dg.ConfigurableResource]]] = 
 
 def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return PROFILES[settings.profile](settings)
+
+
+def executor_for(env: Mapping[str, str] | None = None) -> dg.ExecutorDefinition:
+    """Where a run's steps execute. With a Spark driver in the run's process (a local or cluster master)
+    the steps share that process and its one session: a process per step would start a JVM per step
+    (~20 s each on 2 cores) and every driver would compete for the run pod's cores and memory. A Spark
+    Connect client is cheap to start and the server does the work, so its steps run in parallel
+    processes."""
+    if V.SPARK_REMOTE.value(env):
+        return dg.multiprocess_executor
+    return dg.in_process_executor

@@ -159,9 +159,29 @@ def _check_online_store(settings: Settings) -> str:
 def _check_mlflow(settings: Settings) -> str:
     import mlflow
 
+    _connect_once(settings.mlflow_tracking_uri)
     settings.configure_mlflow()
     models = mlflow.MlflowClient().search_registered_models(max_results=100)
     return f"{redact_text(settings.mlflow_tracking_uri)}: {len(models)} registered model(s)"
+
+
+def _connect_once(tracking_uri: str) -> None:
+    """One connection attempt to a tracking database server (PostgreSQL, MySQL): MLflow's own store
+    retries a refused connection with backoff for ~100 s before it says anything."""
+    import sqlalchemy as sa
+
+    try:
+        url = sa.engine.make_url(tracking_uri)
+    except sa.exc.ArgumentError:  # a path
+        return
+    if url.get_backend_name() not in ("postgresql", "mysql"):  # a tracking server or a file answers at once
+        return
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 10}, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
 
 
 def _check_grants(settings: Settings) -> str:

@@ -1,4 +1,5 @@
-"""Policies applied to every asset: the Spark concurrency pool that deploy/dagster/dagster.yaml limits."""
+"""Policies applied to every asset: the Spark concurrency pool that deploy/dagster/dagster.yaml limits,
+freshness, and the executor of their runs."""
 
 import yaml
 
@@ -38,3 +39,16 @@ def test_every_asset_due_the_day_after_has_a_freshness_check() -> None:
     late = {a.key for a in all_assets if LATE_PARTITIONS_TAG in a.tags_by_key[a.key]}
     assert checked == {a.key for a in all_assets} - late
     assert {k.to_user_string() for k in late} == {"raw_labels", "churn_training_set", "churn_model"}
+
+
+def test_steps_share_the_run_process_unless_spark_is_remote() -> None:
+    """A step process of its own would start a Spark driver of its own (resources/profiles.py)."""
+    import dagster as dg
+
+    from feature_assets.definitions import defs
+    from resources.profiles import executor_for
+
+    assert executor_for({"FEATURE_STORE_SPARK_MASTER": "local[2]"}) is dg.in_process_executor
+    assert executor_for({"FEATURE_STORE_SPARK_MASTER": "spark://127.0.0.1:7077"}) is dg.in_process_executor
+    assert executor_for({"SPARK_REMOTE": "sc://127.0.0.1:15002"}) is dg.multiprocess_executor
+    assert defs.executor is dg.in_process_executor

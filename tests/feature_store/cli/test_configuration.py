@@ -154,6 +154,24 @@ def test_doctor_reports_an_unreachable_database_without_its_password(
     assert re.match(r"FAIL grants database +GovernanceUnavailable: .*127\.0\.0\.1:9", out.out), out.out
 
 
+def test_doctor_reports_an_unreachable_tracking_database_without_mlflows_retries(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MLflow's store sleeps ~100 s between retries of a refused connection; the doctor asks once."""
+    import mlflow.store.db.utils
+
+    def no_retry(seconds: float) -> None:
+        raise AssertionError(f"the doctor waited on MLflow's retry loop ({seconds:.1f} s)")
+
+    planted = _plant_secrets(monkeypatch, tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql+psycopg://fs:planted-db-password@127.0.0.1:9/mlflow")
+    monkeypatch.setattr(mlflow.store.db.utils.time, "sleep", no_retry)
+    assert main(["doctor", "--only", "mlflow"]) == 1
+    out = capsys.readouterr()
+    _assert_no_secret(out.out + out.err, planted)
+    assert re.match(r'FAIL mlflow +OperationalError: .*"127\.0\.0\.1", port 9 failed', out.out), out.out
+
+
 @pytest.mark.slow
 def test_doctor_passes_on_a_fresh_local_deployment(
     spark, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
