@@ -1,6 +1,7 @@
 """One step of the crash-consistency test in a process of its own, to be SIGKILLed mid-run:
 `python -m tests.feature_assets.crash_run HOME ASSET FIRST LAST`. Prints READY once Spark and the
-definitions are up, then runs the step."""
+definitions are up, then runs the step when GO arrives on stdin (the test starts the process while the
+steps before it still run, so its JVM start overlaps them); exits without running it on anything else."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ def main(home: str, asset: str, first: str, last: str) -> int:
     import feature_assets.definitions  # noqa: F401  (loaded before READY: the kill lands in the run)
 
     print("READY", flush=True)
+    if sys.stdin.readline().strip() != "GO":
+        return 2
     result = run_step(Path(home), asset, date.fromisoformat(first), date.fromisoformat(last))
     print("DONE" if result.success else "FAILED", flush=True)
     return 0 if result.success else 1

@@ -30,39 +30,57 @@ KILLED = ["raw_transactions", "customer_daily_tiles", "customer_features", "cust
 SEED = int(os.environ.get("FEATURE_STORE_CRASH_SEED", "20261130"))
 
 
-def kill_during(home: Path, asset: str, first: date, last: date, delay: float, log: Path) -> bool:
-    """Run the step in a new process group and SIGKILL the group `delay` s after it is ready; False when
-    the step finished first."""
-    with open(log, "a") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.feature_assets.crash_run", str(home), asset, str(first), str(last)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=out, text=True, start_new_session=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            line = proc.stdout.readline() if ready else ""
-            if line.strip() == "READY":
-                break
-            if not ready or proc.poll() is not None:
-                raise AssertionError(f"{asset}: the process never got ready; see {log}")
-        time.sleep(delay)
-        if proc.poll() is not None:
-            return False
-        os.killpg(proc.pid, signal.SIGKILL)
-        return True
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+class StepProcess:
+    """A step in a new process group, started ahead of its turn so its JVM warms up while the steps
+    before it run; `kill_during` lets it run and SIGKILLs the group."""
+
+    def __init__(self, home: Path, asset: str, first: date, last: date, log: Path) -> None:
+        self.asset = asset
+        with open(log, "a") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.feature_assets.crash_run", str(home), asset, str(first), str(last)],
+                cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=out, text=True,
+                start_new_session=True,
+            )  # fmt: skip
+        self.log = log
+
+    def kill_during(self, delay: float) -> bool:
+        """Wait until it is ready, let it run the step and SIGKILL the group `delay` s later; False when
+        the step finished first."""
+        try:
+            deadline = time.monotonic() + 240
+            while True:
+                ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+                line = self.proc.stdout.readline() if ready else ""
+                if line.strip() == "READY":
+                    break
+                if not ready or self.proc.poll() is not None:
+                    raise AssertionError(f"{self.asset}: the process never got ready; see {self.log}")
+            self.proc.stdin.write("GO\n")
+            self.proc.stdin.flush()
+            time.sleep(delay)
+            if self.proc.poll() is not None:
+                return False
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return True
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
 
 def test_every_asset_kind_killed_mid_write_then_retried_equals_a_clean_run(spark, tmp_path: Path) -> None:
     rng = random.Random(SEED)
     reference, crashed = tmp_path / "reference", tmp_path / "crashed"
+    log = tmp_path / "killed-runs.log"
     for home in (reference, crashed):
         generate_landing(home)
+    killed_steps = [step for step in STEPS if step[0] in KILLED]
+    # The next step to kill always has a process warming up: its JVM start overlaps the runs before it.
+    warming = [StepProcess(crashed, *killed_steps[0], log)]
     durations: dict[str, float] = {}
     drift: dict[str, object] = {}
     for asset, first, last in STEPS:
@@ -74,17 +92,26 @@ def test_every_asset_kind_killed_mid_write_then_retried_equals_a_clean_run(spark
             drift["reference"] = result.asset_materializations_for_node(asset)[-1].metadata["drifted_share"]
 
     kills = []
-    for asset, first, last in STEPS:
-        if asset in KILLED:
-            fraction = rng.uniform(0.1, 0.9)
-            delay = fraction * durations[asset]
-            while not kill_during(crashed, asset, first, last, delay, tmp_path / "killed-runs.log"):
-                delay /= 2  # the cold process was quicker than the draw: kill it earlier
-            kills.append(f"{asset} at {delay:.1f}s of ~{durations[asset]:.1f}s")
-        result = run_step(crashed, asset, first, last)  # the retry, or the plain run of a step not killed
-        assert result.success, f"{asset}: the retry after the kill failed ({kills[-1] if kills else ''})"
-        if asset.endswith("_drift"):
-            drift["crashed"] = result.asset_materializations_for_node(asset)[-1].metadata["drifted_share"]
+    try:
+        for asset, first, last in STEPS:
+            if asset in KILLED:
+                process = warming.pop()
+                fraction = rng.uniform(0.1, 0.9)
+                delay = fraction * durations[asset]
+                while not process.kill_during(delay):
+                    delay /= 2  # the cold process was quicker than the draw: kill it earlier
+                    process = StepProcess(crashed, asset, first, last, log)
+                kills.append(f"{asset} at {delay:.1f}s of ~{durations[asset]:.1f}s")
+                index = killed_steps.index((asset, first, last))
+                if index + 1 < len(killed_steps):
+                    warming.append(StepProcess(crashed, *killed_steps[index + 1], log))
+            result = run_step(crashed, asset, first, last)  # the retry, or the plain run of a step not killed
+            assert result.success, f"{asset}: the retry after the kill failed ({kills[-1] if kills else ''})"
+            if asset.endswith("_drift"):
+                drift["crashed"] = result.asset_materializations_for_node(asset)[-1].metadata["drifted_share"]
+    finally:
+        for process in warming:
+            process.close()
 
     expected, got = contents(spark, reference), contents(spark, crashed)
     assert sorted(got) == sorted(expected), f"tables differ; kills: {kills}"
