@@ -83,7 +83,7 @@ def training_scenario(session: SparkSession, home: Path, redis_server) -> dict:
     with mlflow.start_run() as run:
         client.log_model(model, "model", mlflow.sklearn, training)
     scored = client.score_batch(f"runs:/{run.info.run_id}/model", labels(session).drop("label"))
-    spec = RedisStoreSpec(redis_server.host, redis_server.port, db=0)
+    spec = RedisStoreSpec(redis_server.host, redis_server.port, db=redis_server.db)
     published = client.publish_table(TABLE, spec, mode="overwrite")
     return {
         "training": [[str(v) for v in r] for r in frame.itertuples(index=False)],
@@ -105,7 +105,7 @@ def graph_resources(home: Path, redis_server, **spark) -> dict:
         "spark": SparkResource(**spark),
         "delta": DeltaLakeResource(root=str(home / "delta")),
         "landing": LocalLandingZoneResource(root=str(home / "landing")),
-        "online_store": RedisOnlineStoreResource(host=redis_server.host, port=redis_server.port, db=0),
+        "online_store": RedisOnlineStoreResource(host=redis_server.host, port=redis_server.port, db=redis_server.db),
         "mlflow_tracking": MLflowResource(
             tracking_uri=f"sqlite:///{home / 'mlflow.db'}", artifact_root=(home / "mlartifacts").as_uri()
         ),
@@ -142,8 +142,8 @@ def graph_scenario(home: Path, redis_server, **spark) -> dict:
 def main() -> None:
     from feature_store.runtime.spark import build_spark_session
 
-    name, url, home, redis_port, out = sys.argv[1:6]
-    redis = SimpleNamespace(host="127.0.0.1", port=int(redis_port))
+    name, url, home, redis_port, redis_db, out = sys.argv[1:7]
+    redis = SimpleNamespace(host="127.0.0.1", port=int(redis_port), db=int(redis_db))
     if name == "graph":
         observed = graph_scenario(Path(home), redis, remote=url)
     else:
