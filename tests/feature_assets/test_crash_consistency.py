@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.feature_assets.crash_graph import STEPS, contents, generate_landing, run_step
+from tests.spark_cluster import stop_group
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -67,9 +68,7 @@ class StepProcess:
             self.close()
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
+        stop_group(self.proc)  # the whole group, its JVM included, is gone before the retry starts
 
 
 def test_every_asset_kind_killed_mid_write_then_retried_equals_a_clean_run(spark, tmp_path: Path) -> None:

@@ -7,8 +7,6 @@ session; the two must observe the same."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.spark_cluster import stop_group
 from tests.spark_connect import scenarios
 
 pytestmark = pytest.mark.slow
@@ -43,9 +42,7 @@ class OnConnect:
         return json.loads(self.out.read_text())
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        stop_group(self.proc)
 
 
 @pytest.fixture
